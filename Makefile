@@ -1,0 +1,54 @@
+# ptfops: `make run` serves the portal with demo data; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTANCE ?= instance
+PORT ?= 8000
+export PTFOPS_INSTANCE ?= $(abspath $(INSTANCE))
+
+# Debian packages the tests and benchmarks use (installed when missing, as root).
+DEBIAN_PACKAGES := chromium nginx wrk libxml2-utils postgresql fonts-dejavu-core
+
+.PHONY: run test install system-deps translations lint test-sqlite test-postgresql bench-portal clean
+
+$(BIN)/ptfops: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/ptfops translations
+
+translations: $(BIN)/ptfops
+	$(BIN)/pybabel compile --use-fuzzy -d sites/translations -D messages >/dev/null
+
+run: install
+	$(BIN)/ptfops inventory check
+	$(BIN)/ptfops db upgrade
+	$(BIN)/ptfops seed-demo
+	$(BIN)/ptfops serve --port $(PORT)
+
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root)"; exit 1; fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+lint: $(BIN)/ptfops
+	$(BIN)/ruff check .
+
+test: system-deps install lint
+	$(BIN)/ptfops inventory check
+	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --db=postgresql -m "not e2e"
+
+bench-portal: system-deps install
+	$(BIN)/python bench/portal/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""ptfops operations tools: the command line, inventory reader and device/host tooling."""

@@ -1,0 +1,142 @@
+"""Load inventory files, validate them against their schema, report `file:line: message`."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from ops.inventory.model import GroupsInventory, GroupSpec, StructureSpec
+from ops.inventory.yamlpos import YamlSyntaxError, line_of, load_with_lines
+
+#: Inventory files and the schema each must follow.
+SCHEMAS: dict[str, str] = {"groups.yml": "groups.schema.json"}
+
+
+@dataclass(frozen=True)
+class InventoryIssue:
+    """One problem found in an inventory file."""
+
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class InventoryError(Exception):
+    """The inventory is invalid; `issues` lists every problem found."""
+
+    def __init__(self, issues: list[InventoryIssue]) -> None:
+        super().__init__("\n".join(str(i) for i in issues))
+        self.issues = issues
+
+
+def default_inventory_dir() -> Path:
+    """`$PTFOPS_INVENTORY`, else the `inventory/` folder of this checkout."""
+    env = os.environ.get("PTFOPS_INVENTORY")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "inventory"
+
+
+def _schema(name: str) -> dict[str, Any]:
+    text = resources.files("ops.inventory").joinpath("schemas", name).read_text("utf-8")
+    return json.loads(text)
+
+
+def _schema_issues(path: Path, data: Any, lines: dict, schema: dict) -> list[InventoryIssue]:
+    validator = jsonschema.Draft202012Validator(schema)
+    found = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        where = tuple(err.absolute_path)
+        field_name = ".".join(str(p) for p in where) or "(document)"
+        found.append(InventoryIssue(path, line_of(lines, where), f"{field_name}: {err.message}"))
+    return found
+
+
+def _read(path: Path) -> tuple[Any, dict, list[InventoryIssue]]:
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return None, {}, [InventoryIssue(path, 1, "file not found")]
+    except UnicodeDecodeError as exc:
+        return None, {}, [InventoryIssue(path, 1, f"not UTF-8 text ({exc.reason})")]
+    try:
+        data, lines = load_with_lines(text)
+    except YamlSyntaxError as exc:
+        return None, {}, [InventoryIssue(path, exc.line, f"invalid YAML: {exc.message}")]
+    return data, lines, []
+
+
+def _group_rules(path: Path, data: dict, lines: dict) -> list[InventoryIssue]:
+    """Checks a schema cannot express: unique slugs, existing parents, two levels only."""
+    found: list[InventoryIssue] = []
+    seen: dict[str, int] = {}
+    entries = [("structures", i, s) for i, s in enumerate(data["structures"])]
+    entries += [("groups", i, g) for i, g in enumerate(data["groups"])]
+    for section, index, entry in entries:
+        slug = entry["slug"]
+        here = line_of(lines, (section, index, "slug"))
+        if slug in seen:
+            found.append(InventoryIssue(path, here, f"{section}.{index}.slug: duplicate slug "
+                                        f"'{slug}' (first used on line {seen[slug]})"))
+        else:
+            seen[slug] = here
+    by_slug = {g["slug"]: g for g in data["groups"]}
+    for index, group in enumerate(data["groups"]):
+        parent = group.get("parent")
+        if parent is None:
+            continue
+        here = line_of(lines, ("groups", index, "parent"))
+        if parent == group["slug"]:
+            found.append(InventoryIssue(path, here, f"groups.{index}.parent: a group cannot be "
+                                        "its own parent"))
+        elif parent not in by_slug:
+            found.append(InventoryIssue(path, here, f"groups.{index}.parent: unknown group "
+                                        f"'{parent}'"))
+        elif by_slug[parent].get("parent"):
+            found.append(InventoryIssue(path, here, f"groups.{index}.parent: '{parent}' is "
+                                        "itself a sub-group; sub-groups must hang from a GT"))
+    return found
+
+
+def _groups_inventory(data: dict) -> GroupsInventory:
+    return GroupsInventory(
+        structures=[StructureSpec(**s) for s in data["structures"]],
+        groups=[GroupSpec(**g) for g in data["groups"]],
+    )
+
+
+def load_groups(inventory_dir: Path | None = None) -> GroupsInventory:
+    """Load `groups.yml`; raise InventoryError listing every problem."""
+    path = (inventory_dir or default_inventory_dir()) / "groups.yml"
+    data, lines, issues = _read(path)
+    if not issues:
+        issues = _schema_issues(path, data, lines, _schema(SCHEMAS["groups.yml"]))
+    if not issues:
+        issues = _group_rules(path, data, lines)
+    if issues:
+        raise InventoryError(issues)
+    return _groups_inventory(data)
+
+
+def check_inventory(inventory_dir: Path | None = None) -> list[InventoryIssue]:
+    """Validate every inventory file that has a schema; return all problems found."""
+    base = inventory_dir or default_inventory_dir()
+    issues: list[InventoryIssue] = []
+    for name, schema_name in SCHEMAS.items():
+        path = base / name
+        data, lines, found = _read(path)
+        if not found:
+            found = _schema_issues(path, data, lines, _schema(schema_name))
+        if not found and name == "groups.yml":
+            found = _group_rules(path, data, lines)
+        issues.extend(found)
+    return issues

@@ -1,0 +1,76 @@
+"""Public-page caching: validators from the content version, headers for nginx's cache.
+
+Every content change bumps `site_state.version` (see `sites.changes`); a public
+page's ETag is derived from that version, the URL and the language, so a
+browser or nginx revalidates with a cheap 304 and a publish is seen at once.
+nginx keeps each public page for `PUBLIC_CACHE_SECONDS` (X-Accel-Expires),
+which bounds how stale a page can be while the app serves only one request
+per page per interval, whatever the crowd.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from flask import Response, current_app, make_response, request
+from flask_babel import get_locale
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from sites.extensions import db
+from sites.models import Article, Document, PublishState, SiteState
+from sites.models.base import as_utc, utcnow
+
+
+def content_stamp() -> tuple[int, datetime, datetime | None]:
+    """(version, last change, latest scheduled item that has come due)."""
+    state = db.session.get(SiteState, 1)
+    version = state.version if state else 0
+    changed = as_utc(state.changed_at) if state else utcnow()
+    now = utcnow()
+    due = None
+    for model in (Article, Document):
+        latest = db.session.scalar(
+            select(func.max(model.publish_at)).where(
+                model.status == PublishState.PUBLISHED, model.publish_at <= now)
+        )
+        latest = as_utc(latest)
+        if latest is not None and (due is None or latest > due):
+            due = latest
+    return version, changed, due
+
+
+def _etag(stamp: tuple[int, datetime, datetime | None]) -> str:
+    key = f"{stamp[0]}|{stamp[2]}|{request.full_path}|{get_locale()}"
+    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20]
+
+
+def public_page(view: Callable[..., Any]) -> Callable[..., Response]:
+    """Make a public view answer conditional GETs and be cacheable by nginx."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        if current_user.is_authenticated:
+            response = make_response(view(*args, **kwargs))
+            response.headers["Cache-Control"] = "private, no-store"
+            return response
+        stamp = content_stamp()
+        etag = _etag(stamp)
+        last_modified = max(d for d in (stamp[1], stamp[2]) if d is not None)
+        if request.if_none_match.contains(etag):
+            response = Response(status=304)
+        else:
+            response = make_response(view(*args, **kwargs))
+        if response.status_code in (200, 304):
+            response.set_etag(etag)
+            response.last_modified = last_modified
+            response.headers["Cache-Control"] = "public, max-age=0, must-revalidate"
+            seconds = current_app.config["PUBLIC_CACHE_SECONDS"]
+            response.headers["X-Accel-Expires"] = str(seconds)
+        return response
+
+    return wrapper

@@ -1,0 +1,34 @@
+"""Track content changes: bump the site version (cache validation) and keep search current."""
+
+from __future__ import annotations
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from sites.models import Article, Document, Group, Meeting, Page, Structure
+from sites.models.base import utcnow
+from sites.search import entry_for, reindex
+
+CONTENT_TYPES = (Article, Document, Meeting, Page, Group, Structure)
+
+
+def _after_flush(session: Session, _flush_context: object) -> None:
+    changed = [o for o in (*session.new, *session.dirty, *session.deleted)
+               if isinstance(o, CONTENT_TYPES)]
+    if not changed:
+        return
+    conn = session.connection()
+    conn.execute(text("UPDATE site_state SET version = version + 1, changed_at = :now"),
+                 {"now": utcnow()})
+    for obj in changed:
+        entry = entry_for(obj)
+        if entry is None:
+            continue
+        kind, ref_id, title, body = entry
+        reindex(conn, kind, ref_id, None if obj in session.deleted else title, body)
+
+
+def install(session_factory: object) -> None:
+    """Listen to flushes of every session made by `session_factory`."""
+    if not event.contains(session_factory, "after_flush", _after_flush):
+        event.listen(session_factory, "after_flush", _after_flush)

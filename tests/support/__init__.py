@@ -1,0 +1,1 @@
+"""Helpers for the test suite: real database servers and app fixtures."""
