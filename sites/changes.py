@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from sites.models import Article, Document, Group, Meeting, Page, Structure
+from sites.models import Article, Document, Group, Meeting, Membership, Page, Structure, User
 from sites.models.base import utcnow
 from sites.search import entry_for, reindex
 
-CONTENT_TYPES = (Article, Document, Meeting, Page, Group, Structure)
+# Everything a public page shows (users and memberships: the focal points listed on platforms).
+CONTENT_TYPES = (Article, Document, Meeting, Page, Group, Structure, User, Membership)
 
 
 def _after_flush(session: Session, _flush_context: object) -> None:

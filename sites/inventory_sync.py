@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import select
 
-from ops.inventory import GroupsInventory
+from ops.inventory import GroupsInventory, GroupSpec
 from sites.audit import record
 from sites.extensions import db
 from sites.models import Group, SiteState, Structure
+from sites.storage import IMAGE_EXTENSIONS, FileStore
 
 
 @dataclass
@@ -27,6 +29,20 @@ def ensure_site_state() -> None:
     if db.session.get(SiteState, 1) is None:
         db.session.add(SiteState(id=1, version=1))
         db.session.flush()
+
+
+def _identity_images(inventory: GroupsInventory, spec: GroupSpec) -> dict[str, str | None]:
+    """Logo and banner files named in the inventory, stored under their hash."""
+    store = FileStore(current_app.config["UPLOAD_DIR"], current_app.config["MAX_UPLOAD_BYTES"])
+    hashes: dict[str, str | None] = {}
+    for key in ("logo", "banner"):
+        relative = getattr(spec, key)
+        if relative is None or inventory.base_dir is None:
+            hashes[f"{key}_hash"] = None
+            continue
+        with (inventory.base_dir / relative).open("rb") as image:
+            hashes[f"{key}_hash"] = store.save(image, relative, IMAGE_EXTENSIONS).sha256
+    return hashes
 
 
 def _sync_structures(inventory: GroupsInventory) -> None:
@@ -61,6 +77,7 @@ def sync_groups(inventory: GroupsInventory) -> SyncReport:
         }
         if not group.identity_locked:
             values["colour"] = spec.colour
+            values.update(_identity_images(inventory, spec))
         changed = any(getattr(group, k) != v for k, v in values.items())
         for key, value in values.items():
             setattr(group, key, value)

@@ -89,6 +89,22 @@ def _group_rules(path: Path, data: dict, lines: dict) -> list[InventoryIssue]:
                                         f"'{slug}' (first used on line {seen[slug]})"))
         else:
             seen[slug] = here
+    for index, group in enumerate(data["groups"]):
+        for key in ("logo", "banner"):
+            image = group.get(key)
+            if image is None:
+                continue
+            here = line_of(lines, ("groups", index, key))
+            target = (path.parent / image).resolve()
+            if ".." in Path(image).parts or Path(image).is_absolute():
+                found.append(InventoryIssue(path, here, f"groups.{index}.{key}: use a path "
+                                            "inside the inventory folder"))
+            elif not target.is_file():
+                found.append(InventoryIssue(path, here, f"groups.{index}.{key}: file "
+                                            f"'{image}' not found next to {path.name}"))
+            elif target.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+                found.append(InventoryIssue(path, here, f"groups.{index}.{key}: a PNG or "
+                                            "JPEG image is needed"))
     by_slug = {g["slug"]: g for g in data["groups"]}
     for index, group in enumerate(data["groups"]):
         parent = group.get("parent")
@@ -107,10 +123,11 @@ def _group_rules(path: Path, data: dict, lines: dict) -> list[InventoryIssue]:
     return found
 
 
-def _groups_inventory(data: dict) -> GroupsInventory:
+def _groups_inventory(data: dict, base_dir: Path) -> GroupsInventory:
     return GroupsInventory(
         structures=[StructureSpec(**s) for s in data["structures"]],
         groups=[GroupSpec(**g) for g in data["groups"]],
+        base_dir=base_dir,
     )
 
 
@@ -124,7 +141,7 @@ def load_groups(inventory_dir: Path | None = None) -> GroupsInventory:
         issues = _group_rules(path, data, lines)
     if issues:
         raise InventoryError(issues)
-    return _groups_inventory(data)
+    return _groups_inventory(data, path.parent)
 
 
 def check_inventory(inventory_dir: Path | None = None) -> list[InventoryIssue]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class GroupsInventory:
 
     structures: list[StructureSpec] = field(default_factory=list)
     groups: list[GroupSpec] = field(default_factory=list)
+    #: The folder the file was read from: `logo` and `banner` paths are relative to it.
+    base_dir: Path | None = None
 
     def group(self, slug: str) -> GroupSpec | None:
         """The group with this slug, if any."""
