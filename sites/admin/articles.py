@@ -14,6 +14,7 @@ from sites.admin.helpers import (
     apply_publication,
     check_can_edit,
     group_for_edit,
+    html_to_text,
     local_time,
     slug_taken,
     state_label,
@@ -35,6 +36,8 @@ def _save(form: ArticleForm, article: Article, group: Group | None) -> bool:
     """Apply the form; store the attachment; False (nothing stored) on a refused upload."""
     if form.slug.data and slug_taken(Article, form.slug.data, article.id):
         form.slug.errors.append(_("This web address is already used by another news item."))
+        log.warning("news item refused for %s: slug %r already used", current_user.email,
+                    form.slug.data)
         return False
     try:
         stored = store_upload(form.attachment.data)
@@ -97,7 +100,7 @@ def article_edit(article_id: int):
     check_can_edit(article)
     form = ArticleForm(obj=article) if request.method == "GET" else ArticleForm()
     if request.method == "GET":
-        form.body.data = article.body_html
+        form.body.data = html_to_text(article.body_html)
         form.status.data = article.status.value
         form.publish_at.data = local_time(article.publish_at)
     return _editor(form, article, article.group, is_new=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -60,18 +59,31 @@ def local_time(value: datetime | None) -> datetime | None:
     return value.astimezone(BAMAKO).replace(tzinfo=None) if value else None
 
 
+_BLOCK_TAG = re.compile(r"<(p|ul|ol|h[2-4]|table|blockquote|pre|hr)\b", re.IGNORECASE)
+
+
 def text_to_html(text: str) -> str:
-    """Plain text becomes paragraphs; text with HTML tags is kept but sanitised."""
-    if re.search(r"<[a-zA-Z/][^>]*>", text or ""):
+    """Text typed by a focal point, as sanitised HTML.
+
+    An empty line separates paragraphs and a line break is kept; simple inline tags
+    (<b>, <i>, <a href>…) survive sanitising. Text that already has block tags (pasted
+    HTML) is only sanitised.
+    """
+    text = (text or "").replace("\r\n", "\n")
+    if _BLOCK_TAG.search(text):
         return clean_html(text)
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text or "") if p.strip()]
-    return "".join(
-        "<p>" + html.escape(p).replace("\n", "<br>") + "</p>" for p in paragraphs)
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return clean_html("".join("<p>" + p.replace("\n", "<br>") + "</p>" for p in paragraphs))
 
 
 def html_to_text(value: str) -> str:
-    """The stored HTML, for the edit form's text area."""
-    return value or ""
+    """Stored HTML back in the editor's form: paragraphs as blank lines when possible."""
+    value = (value or "").strip()
+    inner = re.fullmatch(r"<p>(.*)</p>", value, re.DOTALL)
+    if inner is None or _BLOCK_TAG.search(inner.group(1).replace("</p><p>", "")):
+        return value
+    text = re.sub(r"</p>\s*<p>", "\n\n", inner.group(1))
+    return re.sub(r"<br\s*/?>", "\n", text)
 
 
 def unique_slug(model: Any, wanted: str, exclude_id: int | None = None) -> str:

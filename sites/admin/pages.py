@@ -8,7 +8,13 @@ from sqlalchemy import select
 
 from sites.admin import bp
 from sites.admin.forms import PageForm
-from sites.admin.helpers import apply_publication, local_time, slug_taken, text_to_html
+from sites.admin.helpers import (
+    apply_publication,
+    html_to_text,
+    local_time,
+    slug_taken,
+    text_to_html,
+)
 from sites.audit import record
 from sites.authz import admin_required
 from sites.extensions import db
@@ -38,7 +44,7 @@ def page_edit(page_id: int | None = None):
     form = PageForm(obj=page) if request.method == "GET" else PageForm()
     form.structure.choices = _structure_choices()
     if request.method == "GET" and page_id:
-        form.body.data = page.body_html
+        form.body.data = html_to_text(page.body_html)
         form.status.data = page.status.value
         form.publish_at.data = local_time(page.publish_at)
         form.structure.data = page.structure.slug if page.structure else ""
