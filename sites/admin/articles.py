@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from sites.admin import bp
 from sites.admin.forms import ArticleForm, ConfirmForm
@@ -24,12 +25,38 @@ from sites.admin.helpers import (
     upload_message,
 )
 from sites.audit import record
+from sites.documents import file_store
 from sites.extensions import db
 from sites.models import Article, Document, Group, PublishState
 from sites.models.base import utcnow
-from sites.storage import UploadError
+from sites.storage import StoredFile, UploadError
 
 log = logging.getLogger("ptfops.admin")
+_PENDING = "pending_attachment"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pending-attachment")
+
+
+def attachment_token(stored: StoredFile) -> str:
+    """A signed reference to a file stored during a preview."""
+    return _serializer().dumps([stored.sha256, stored.filename, stored.mime_type, stored.size,
+                                current_user.id])
+
+
+def pending_attachment() -> StoredFile | None:
+    """The file kept by a preview of this user (signed, a day at most, still on disk)."""
+    token = request.form.get(_PENDING, "")
+    if not token:
+        return None
+    try:
+        sha, filename, mime, size, user_id = _serializer().loads(token, max_age=86400)
+    except BadData:
+        return None
+    if user_id != current_user.id or not file_store().path_for(sha).is_file():
+        return None
+    return StoredFile(sha, filename, mime, size)
 
 
 def _save(form: ArticleForm, article: Article, group: Group | None) -> bool:
@@ -40,7 +67,7 @@ def _save(form: ArticleForm, article: Article, group: Group | None) -> bool:
                     form.slug.data)
         return False
     try:
-        stored = store_upload(form.attachment.data)
+        stored = store_upload(form.attachment.data) or pending_attachment()
     except UploadError as exc:
         form.attachment.errors.append(upload_message(exc))
         log.warning("attachment refused for %s: %s", current_user.email, exc)
@@ -51,7 +78,11 @@ def _save(form: ArticleForm, article: Article, group: Group | None) -> bool:
     article.body_html = text_to_html(form.body.data)
     article.featured = form.featured.data
     article.group = group
+    before = (article.status, article.publish_at)
     apply_publication(article, form)
+    for attached in article.documents:  # attachments follow the article's publication
+        if (attached.status, attached.publish_at) == before:
+            attached.status, attached.publish_at = article.status, article.publish_at
     db.session.add(article)
     if stored is not None:
         db.session.add(Document(
@@ -69,6 +100,14 @@ def _editor(form: ArticleForm, article: Article, group: Group | None, is_new: bo
         if request.form.get("action") == "preview":
             preview = {"title": form.title.data, "summary": form.summary.data,
                        "body_html": text_to_html(form.body.data)}
+            try:  # keep a chosen file across the preview: browsers empty file fields
+                kept = store_upload(form.attachment.data) or pending_attachment()
+            except UploadError as exc:
+                form.attachment.errors.append(upload_message(exc))
+                kept = None
+            if kept is not None:
+                preview["attachment"] = kept
+                preview["attachment_token"] = attachment_token(kept)
         elif _save(form, article, group):
             db.session.flush()
             record("article.create" if is_new else "article.update", article,
