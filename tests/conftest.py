@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from sqlalchemy import create_engine, text
 
 from tests.support import postgres
@@ -16,6 +20,40 @@ from tests.support import postgres
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PASSWORD = "correct horse battery staple"
+TRANSLATIONS = REPO / "sites" / "translations"
+
+
+def _stale_catalogs() -> list[Path]:
+    """The .po files whose compiled .mo is missing or older."""
+    stale = []
+    for po in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            stale.append(po)
+    return stale
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogs() -> Iterator[None]:
+    """Compile the catalogs when their .mo is missing or stale (the .mo files are not in git).
+
+    Same result as `make translations`; written atomically so parallel workers do not clash.
+    """
+    stale = _stale_catalogs()
+    for po in stale:
+        with open(po, "rb") as source:
+            catalog = read_po(source)
+        fd, tmp = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
+        with os.fdopen(fd, "wb") as target:
+            write_mo(target, catalog, use_fuzzy=True)
+        os.replace(tmp, po.with_suffix(".mo"))
+    if stale:
+        # Flask-Babel caches loaded catalogs on the shared Babel object: forget the old ones.
+        from sites.extensions import babel
+        domain = vars(babel).get("domain_instance")  # a cached_property: set once loaded
+        if domain is not None:
+            domain.cache.clear()
+    yield
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
