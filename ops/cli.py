@@ -59,7 +59,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply schema migrations, then create/archive platforms from inventory/groups.yml."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError, OperationalError
 
     from sites.inventory_sync import sync_groups
     from sites.migrate import upgrade
@@ -67,8 +67,13 @@ def db_upgrade() -> None:
     app = _app()
     try:
         upgrade(app)
-    except OperationalError as exc:
-        click.echo(f"error: cannot reach the database: {exc.orig}", err=True)
+    except OperationalError as exc:  # one line: driver messages span several
+        click.echo(f"error: cannot reach the database: {' '.join(str(exc.orig).split())}",
+                   err=True)
+        raise SystemExit(2) from exc
+    except DBAPIError as exc:  # e.g. DATABASE_URL names a file that is not a database
+        click.echo(f"error: unusable database (check DATABASE_URL): "
+                   f"{' '.join(str(exc.orig).split())}", err=True)
         raise SystemExit(2) from exc
     with app.app_context():
         report = sync_groups(app.extensions["ptfops.inventory"])

@@ -38,7 +38,7 @@ def database_url(instance: Path) -> str:
         raw = "postgresql://" + raw[len("postgres://"):]
     try:
         url = make_url(raw)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise ConfigError(f"DATABASE_URL is not a database URL: {exc}") from exc
     if url.get_backend_name() not in {"sqlite", "postgresql"}:
         raise ConfigError(

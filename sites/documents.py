@@ -16,6 +16,11 @@ from sites.storage import FileStore, UploadError
 bp = Blueprint("documents", __name__)
 
 
+def upload_limit_mb() -> int:
+    """The largest accepted upload, in megabytes (PTFOPS_MAX_UPLOAD_MB)."""
+    return int(current_app.config["MAX_UPLOAD_BYTES"]) // (1024 * 1024)
+
+
 def file_store() -> FileStore:
     """The upload store configured for this app."""
     return FileStore(current_app.config["UPLOAD_DIR"], current_app.config["MAX_UPLOAD_BYTES"])
@@ -37,7 +42,8 @@ def library():
         query = query.where(Document.year == int(year))
     groups = db.session.scalars(select(Group).where(Group.archived.is_(False))
                                 .order_by(Group.position)).all()
-    years = sorted(db.session.scalars(select(distinct(Document.year))), reverse=True)
+    years = sorted(db.session.scalars(public_documents().order_by(None).with_only_columns(
+        distinct(Document.year))), reverse=True)
     return render_template("documents/library.html", paged=paginate(query), groups=groups,
                            years=years, selected={"groupe": group_slug, "type": doc_type,
                                                   "annee": year})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -28,6 +29,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from sites.documents import upload_limit_mb
 from sites.labels import DOC_TYPES
 
 SLUG_RE = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -66,8 +68,9 @@ class ArticleForm(PublishFields, FlaskForm):
                          description=_l("Write normally; leave an empty line between paragraphs."))
     featured = BooleanField(_l("Show on the portal's home page"))
     attachment = FileField(_l("Attached document (optional)"),
-                           description=_l("PDF, Word, Excel, PowerPoint, OpenDocument, CSV, text "
-                                          "or image; 20 MB at most."))
+                           description=LazyString(lambda: gettext(
+                               "PDF, Word, Excel, PowerPoint, OpenDocument, CSV, text or image; "
+                               "%(mb)s MB at most.", mb=upload_limit_mb())))
     attachment_title = StringField(_l("Title of the attached document"),
                                    validators=[Length(max=200)])
 
@@ -85,8 +88,10 @@ class DocumentForm(PublishFields, FlaskForm):
                         validators=[DataRequired(), NumberRange(min=1960, max=2100)],
                         description=_l("The year the document was issued."))
     file = FileField(_l("File"),
-                     description=_l("PDF, Word, Excel, PowerPoint, OpenDocument, CSV, text or "
-                                    "image; 20 MB at most. Leave empty to keep the current file."))
+                     description=LazyString(lambda: gettext(
+                         "PDF, Word, Excel, PowerPoint, OpenDocument, CSV, text or image; "
+                         "%(mb)s MB at most. Leave empty to keep the current file.",
+                         mb=upload_limit_mb())))
     featured = BooleanField(_l("Feature on the portal's home page"))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from sites.authz import can_edit_group
-from sites.documents import file_store
+from sites.documents import file_store, upload_limit_mb
 from sites.extensions import db
 from sites.labels import STATES
 from sites.models import Group, PublishState
@@ -114,7 +114,7 @@ def upload_message(error: UploadError) -> str:
         "type": _("This type of file is not accepted. Accepted: PDF, Word, Excel, PowerPoint, "
                   "OpenDocument, CSV, text and PNG/JPEG images."),
         "disguised": _("The file's content does not match its name: it was refused."),
-        "too_large": _("The file is too large (20 MB at most)."),
+        "too_large": _("The file is too large (%(mb)s MB at most).", mb=upload_limit_mb()),
         "empty": _("The file is empty."),
         "disk_full": _("The server's disk is full: the file could not be saved. Nothing was "
                        "changed. Please warn the administrator."),
