@@ -17,6 +17,8 @@ def record(action: str, obj: object | None = None, summary: str = "",
            actor: str | None = None) -> AuditEvent:
     """Add an audit event to the current transaction (committed with the change)."""
     user = current_user if has_request_context() and current_user.is_authenticated else None
+    if hasattr(obj, "_get_current_object"):  # current_user is a proxy: log the real object
+        obj = obj._get_current_object()
     event = AuditEvent(
         user_id=user.id if user else None,
         actor=actor or (user.email if user else "system"),

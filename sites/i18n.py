@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, current_app, has_request_context, redirect, request
 
 bp = Blueprint("i18n", __name__)
 COOKIE = "lang"
 
 
 def select_locale() -> str:
-    """The `lang` cookie when it names a known language, else French."""
+    """The `lang` cookie when it names a known language, else French (also outside requests)."""
+    if not has_request_context():
+        return "fr"
     lang = request.cookies.get(COOKIE, "")
     return lang if lang in current_app.config["LANGUAGES"] else "fr"
 
@@ -21,7 +23,8 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if not target:
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(ord(c) < 32 for c in target)):
         return default
     return target
 

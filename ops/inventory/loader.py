@@ -57,17 +57,24 @@ def _schema_issues(path: Path, data: Any, lines: dict, schema: dict) -> list[Inv
     for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         where = tuple(err.absolute_path)
         field_name = ".".join(str(p) for p in where) or "(document)"
-        found.append(InventoryIssue(path, line_of(lines, where), f"{field_name}: {err.message}"))
+        line = line_of(lines, where)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            known = err.schema.get("properties", {})
+            extra = [str(k) for k in err.instance if k not in known]
+            line = line_of(lines, (*where, extra[0])) if extra else line  # the unknown key
+        found.append(InventoryIssue(path, line, f"{field_name}: {err.message}"))
     return found
 
 
 def _read(path: Path) -> tuple[Any, dict, list[InventoryIssue]]:
     try:
-        text = path.read_text("utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         return None, {}, [InventoryIssue(path, 1, "file not found")]
     except UnicodeDecodeError as exc:
-        return None, {}, [InventoryIssue(path, 1, f"not UTF-8 text ({exc.reason})")]
+        line = raw.count(b"\n", 0, exc.start) + 1  # the line of the first bad byte
+        return None, {}, [InventoryIssue(path, line, f"not UTF-8 text ({exc.reason})")]
     try:
         data, lines = load_with_lines(text)
     except YamlSyntaxError as exc:
@@ -135,6 +142,8 @@ def load_groups(inventory_dir: Path | None = None) -> GroupsInventory:
     """Load `groups.yml`; raise InventoryError listing every problem."""
     path = (inventory_dir or default_inventory_dir()) / "groups.yml"
     data, lines, issues = _read(path)
+    if not issues and data is None:
+        issues = [InventoryIssue(path, 1, "the file is empty")]
     if not issues:
         issues = _schema_issues(path, data, lines, _schema(SCHEMAS["groups.yml"]))
     if not issues:
@@ -151,6 +160,8 @@ def check_inventory(inventory_dir: Path | None = None) -> list[InventoryIssue]:
     for name, schema_name in SCHEMAS.items():
         path = base / name
         data, lines, found = _read(path)
+        if not found and data is None:
+            found = [InventoryIssue(path, 1, "the file is empty")]
         if not found:
             found = _schema_issues(path, data, lines, _schema(schema_name))
         if not found and name == "groups.yml":

@@ -78,6 +78,8 @@ def _save(form: ArticleForm, article: Article, group: Group | None) -> bool:
     article.body_html = text_to_html(form.body.data)
     article.featured = form.featured.data
     article.group = group
+    if article.author_id is None:
+        article.author_id = current_user.id
     before = (article.status, article.publish_at)
     apply_publication(article, form)
     for attached in article.documents:  # attachments follow the article's publication
@@ -153,6 +155,9 @@ def article_remove(article_id: int):
     check_can_edit(article)
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    for attached in article.documents:  # its attachments leave with it
+        if attached.status == article.status:
+            attached.status = PublishState.ARCHIVED
     article.status = PublishState.ARCHIVED
     record("article.remove", article, article.title)
     db.session.commit()

@@ -29,7 +29,9 @@ def identity(slug: str):
             except UploadError as exc:
                 field.errors.append(upload_message(exc))
         if not form.logo.errors and not form.banner.errors:
-            group.colour = form.colour.data or None
+            colour = (form.colour.data or "").lower()
+            if colour and colour != group.accent.lower():  # a colour picker always sends one
+                group.colour = colour
             group.tagline = (form.tagline.data or "").strip()
             if uploads.get("logo"):
                 group.logo_hash = uploads["logo"].sha256
