@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ops.iati_cli import iati
 from ops.inventory import InventoryError, check_inventory
 
 
@@ -169,6 +170,48 @@ def users_disable(email: str) -> None:
         click.echo(f"disabled {user.email}")
 
 
+@users.command("enable")
+@click.argument("email")
+def users_enable(email: str) -> None:
+    """Re-enable a disabled account."""
+    from sites.accounts import find_user, set_active
+    from sites.extensions import db as database
+
+    app = _app()
+    with app.app_context():
+        user = find_user(email)
+        if user is None:
+            click.echo(f"error: no account {email}", err=True)
+            raise SystemExit(1)
+        set_active(user, True, actor="cli")
+        database.session.commit()
+        click.echo(f"enabled {user.email}")
+
+
+@users.command("reset-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def users_reset_password(email: str, password_stdin: bool) -> None:
+    """Give an account a new password (generated and printed unless --password-stdin)."""
+    from sites.accounts import find_user, reset_password
+    from sites.extensions import db as database
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    if password is not None and len(password) < 12:
+        raise click.UsageError("the password must have at least 12 characters")
+    app = _app()
+    with app.app_context():
+        user = find_user(email)
+        if user is None:
+            click.echo(f"error: no account {email}", err=True)
+            raise SystemExit(1)
+        password = reset_password(user, password, actor="cli")
+        database.session.commit()
+        click.echo(f"new password set for {user.email}; their open sessions are closed")
+        if not password_stdin:
+            click.echo(f"password: {password}")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -185,3 +228,6 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
     argv = [str(gunicorn), "--bind", f"{host}:{port}", "--workers", str(workers),
             "--access-logfile", "-", "sites.wsgi:app"]
     os.execv(argv[0], argv)  # noqa: S606 - fixed argv, no shell
+
+
+main.add_command(iati)

@@ -24,6 +24,11 @@ def create_app(test_config: dict[str, Any] | None = None,
         app.config.from_mapping(test_config)
     inventory_dir = Path(app.config["INVENTORY_DIR"]) if app.config["INVENTORY_DIR"] else None
     app.extensions["ptfops.inventory"] = load_groups(inventory_dir)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     _init_logging(app)
     _init_extensions(app)
     _register_blueprints(app)

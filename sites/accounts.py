@@ -55,6 +55,15 @@ def create_user(email: str, name: str, role: str, group_slug: str | None = None,
     return user, password
 
 
+def reset_password(user: User, password: str | None = None, actor: str = "cli") -> str:
+    """Set a new password (generated when not given); other sessions end. Returns it."""
+    password = password or generate_password()
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    record("user.reset_password", user, user.email, actor=actor)
+    return password
+
+
 def set_active(user: User, active: bool, actor: str = "cli") -> None:
     """Enable or disable an account; disabling ends its sessions everywhere."""
     user.active = active

@@ -77,5 +77,7 @@ def build_config(instance: Path) -> dict[str, object]:
         "SITE_URL": os.environ.get("PTFOPS_SITE_URL", ""),
         "PUBLIC_CACHE_SECONDS": int(os.environ.get("PTFOPS_PUBLIC_CACHE_SECONDS", "2")),
         "INVENTORY_DIR": os.environ.get("PTFOPS_INVENTORY", ""),
+        # Proxies in front of the app (1 behind nginx): client address from X-Forwarded-For.
+        "PROXY_COUNT": int(os.environ.get("PTFOPS_PROXY_COUNT", "0")),
         "WTF_CSRF_TIME_LIMIT": None,
     }

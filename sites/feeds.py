@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
 from flask import Blueprint, Response, abort, current_app, request, url_for
@@ -32,8 +33,8 @@ def _feed(articles: list[Article], title: str, page_url: str, self_url: str) -> 
     fg = FeedGenerator()
     fg.id(page_url)
     fg.title(title)
-    fg.link(href=page_url, rel="alternate")
     fg.link(href=self_url, rel="self")
+    fg.link(href=page_url, rel="alternate")  # last: feedgen makes it the RSS channel link
     fg.language("fr")
     fg.description(title)
     fg.subtitle(title)
@@ -119,7 +120,7 @@ def meetings_calendar(group: Group, host: str) -> Calendar:
 def group_calendar(slug: str):
     """The platform's meetings, subscribable from Outlook or Thunderbird."""
     group = live_group(slug) or abort(404)
-    host = request.host.split(":")[0] or "ptfops"
+    host = urlsplit(_base_url()).hostname or "ptfops"  # stable UIDs: PTFOPS_SITE_URL wins
     response = Response(meetings_calendar(group, host).to_ical(),
                         content_type="text/calendar; charset=utf-8")
     response.headers["Content-Disposition"] = f'inline; filename="{slug}-reunions.ics"'

@@ -18,7 +18,8 @@ bp = Blueprint("main", __name__)
 @public_page
 def home():
     """Latest news from all groups, upcoming meetings and featured documents."""
-    news = db.session.scalars(public_articles().limit(6)).all()
+    lead = db.session.scalar(public_articles().where(Article.featured.is_(True)).limit(1))
+    news = [a for a in db.session.scalars(public_articles().limit(7)) if a != lead][:6]
     meetings = db.session.scalars(public_meetings().limit(5)).all()
     featured = db.session.scalars(
         public_documents().where(Document.featured.is_(True)).limit(4)).all()
@@ -29,7 +30,7 @@ def home():
     groups = db.session.scalars(select(Group).where(Group.archived.is_(False),
                                                     Group.parent_id.is_(None))
                                 .order_by(Group.position)).all()
-    return render_template("main/home.html", news=news, meetings=meetings,
+    return render_template("main/home.html", lead=lead, news=news, meetings=meetings,
                            documents=featured, groups=groups)
 
 

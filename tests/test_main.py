@@ -79,3 +79,36 @@ def test_security_headers_on_every_page(client):
     assert "Strict-Transport-Security" not in response.headers
     secure = client.get("/", base_url="https://portail.test")
     assert "max-age=" in secure.headers["Strict-Transport-Security"]
+
+
+def test_home_shows_the_latest_featured_news_as_its_lead(app, client):
+    _article(app, "ordinaire", "Actualité ordinaire")
+    with app.app_context():
+        article = db.session.query(Article).filter_by(slug="ordinaire").one()
+        db.session.add(Article(slug="une", title="Revue annuelle à la une", body_html="<p>x</p>",
+                               featured=True, status=PublishState.PUBLISHED,
+                               publish_at=article.publish_at - timedelta(days=3)))
+        db.session.commit()
+    page = client.get("/").get_data(as_text=True)
+    lead = page.split('class="lead-story"')[1].split("</article>")[0]
+    assert "Revue annuelle à la une" in lead and "Actualité ordinaire" not in lead
+
+
+def test_behind_one_proxy_the_client_address_comes_from_x_forwarded_for(database_url, tmp_path,
+                                                                        make_user, app):
+    from sites import create_app
+    from sites.models import AuditEvent
+
+    account = make_user("admin")
+    proxied = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "PROXY_COUNT": 1,
+                          "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False},
+                         instance_path=str(tmp_path / "proxied"))
+    response = proxied.test_client().post(
+        "/connexion", data={"email": account.email, "password": account.password},
+        headers={"X-Forwarded-For": "10.250.3.7"})
+    assert response.status_code == 302
+    with proxied.app_context():
+        event = db.session.query(AuditEvent).filter_by(action="auth.login").one()
+        assert event.ip == "10.250.3.7"
+        db.session.remove()
+        db.engine.dispose()

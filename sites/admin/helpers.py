@@ -108,8 +108,10 @@ def slug_taken(model: Any, slug: str, exclude_id: int | None = None) -> bool:
     return db.session.scalar(query) is not None
 
 
-def upload_message(error: UploadError) -> str:
+def upload_message(error: UploadError, images_only: bool = False) -> str:
     """The user-facing message of a refused upload."""
+    if images_only and error.code == "type":
+        return _("Only PNG or JPEG images are accepted here.")
     messages = {
         "type": _("This type of file is not accepted. Accepted: PDF, Word, Excel, PowerPoint, "
                   "OpenDocument, CSV, text and PNG/JPEG images."),

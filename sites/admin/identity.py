@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -12,6 +14,8 @@ from sites.admin.helpers import group_for_edit, store_upload, upload_message
 from sites.audit import record
 from sites.extensions import db
 from sites.storage import IMAGE_EXTENSIONS, UploadError
+
+log = logging.getLogger("ptfops.admin")
 
 
 @bp.route("/groupes/<slug>/identite", methods=["GET", "POST"])
@@ -27,7 +31,8 @@ def identity(slug: str):
             try:
                 uploads[name] = store_upload(field.data, IMAGE_EXTENSIONS)
             except UploadError as exc:
-                field.errors.append(upload_message(exc))
+                field.errors.append(upload_message(exc, images_only=True))
+                log.warning("%s refused for %s: %s", name, group.slug, exc)
         if not form.logo.errors and not form.banner.errors:
             colour = (form.colour.data or "").lower()
             if colour and colour != group.accent.lower():  # a colour picker always sends one
