@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, session
+from flask_login import user_loaded_from_cookie
 
 from sites.extensions import db, login_manager
 from sites.models import User
@@ -26,6 +27,12 @@ def load_user(identity: str) -> User | None:
     return user
 
 
+def _bind_remembered_session(_app: Flask, user: User) -> None:
+    """A sign-in restored from the remember cookie gets the identifier that strong
+    session protection checks; without it the next request would sign the user out."""
+    session["_id"] = login_manager._session_identifier_generator()
+
+
 def _headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -44,4 +51,5 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "strong"
+    user_loaded_from_cookie.connect(_bind_remembered_session)
     app.after_request(_headers)
