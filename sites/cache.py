@@ -22,7 +22,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from sites.extensions import db
-from sites.models import Article, Document, PublishState, SiteState
+from sites.models import Article, Document, Meeting, Page, PublishState, SiteState
 from sites.models.base import as_utc, utcnow
 
 
@@ -33,7 +33,7 @@ def content_stamp() -> tuple[int, datetime, datetime | None]:
     changed = as_utc(state.changed_at) if state else utcnow()
     now = utcnow()
     due = None
-    for model in (Article, Document):
+    for model in (Article, Document, Meeting, Page):
         latest = db.session.scalar(
             select(func.max(model.publish_at)).where(
                 model.status == PublishState.PUBLISHED, model.publish_at <= now)

@@ -38,9 +38,15 @@ def _datetime(value: datetime | None, fmt: str = "medium") -> str:
     return format_datetime(as_utc(value), fmt) if value else ""
 
 
+def _iso(value: datetime | None) -> str:
+    """ISO 8601 in UTC with its offset (SQLite gives naive datetimes back)."""
+    return as_utc(value).isoformat() if value else ""
+
+
 def init_templating(app: Flask) -> None:
     """Register globals and filters used by every template."""
-    app.jinja_env.filters.update(date=_date, datetime=_datetime, filesize=_human_size)
+    app.jinja_env.filters.update(date=_date, datetime=_datetime, filesize=_human_size,
+                                  iso=_iso)
     app.jinja_env.globals.update(labels=labels, can_edit_group=can_edit_group)
 
     @app.context_processor

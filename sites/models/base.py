@@ -9,7 +9,9 @@ def utcnow() -> datetime:
 
 
 def as_utc(value: datetime | None) -> datetime | None:
-    """Attach UTC to a naive datetime read back from SQLite."""
-    if value is None or value.tzinfo is not None:
+    """The datetime in UTC: naive ones (SQLite) are UTC, aware ones (PostgreSQL) converted."""
+    if value is None:
         return value
+    if value.tzinfo is not None:
+        return value.astimezone(UTC)
     return value.replace(tzinfo=UTC)
