@@ -151,3 +151,12 @@ def test_an_identity_change_is_written_to_the_audit_log(app, client, focal):
         assert (event.user_id, event.actor) == (focal.id, focal.email)
         assert (event.object_type, event.object_id) == ("group", str(group_id))
         assert "#0a7d4f" in event.summary
+
+
+def test_a_colour_too_light_for_white_text_is_refused(app, client, make_user, auth):
+    auth.login(make_user("focal", "gt-sante"))
+    response = client.post("/admin/groupes/gt-sante/identite",
+                           data={"colour": "#ffe066", "tagline": "x"})
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.query(Group).filter_by(slug="gt-sante").one().colour != "#ffe066"

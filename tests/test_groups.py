@@ -232,7 +232,7 @@ def test_sync_applies_inventory_colours_but_keeps_a_colour_set_by_the_focal_poin
                            data={"colour": "#123456", "tagline": "Santé pour tous"})
     assert response.status_code == 302
     auth.logout()
-    _sync(app, _inventory_copy(tmp_path, colours={"gt-sante": "#ff0000",
+    _sync(app, _inventory_copy(tmp_path, colours={"gt-sante": "#b00000",
                                                   "gt-education": "#000000"}))
     css = client.get("/groupes/themes.css").get_data(as_text=True)
     assert ".accent-gt-sante{--accent:#123456}" in css

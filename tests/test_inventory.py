@@ -165,3 +165,12 @@ def test_every_problem_is_reported_at_once(tmp_path):
     issues = check_inventory(tmp_path)
     assert [i.line for i in issues] == [_line(SOURCE, "  - slug: gt-justice"),
                                         _line(SOURCE, '    colour: "#c0392b"')]
+
+
+def test_a_colour_too_light_for_white_text_is_refused_on_its_line(tmp_path):
+    text = SOURCE.replace('colour: "#117a65"', 'colour: "#f0e68c"')
+    assert text != SOURCE
+    (tmp_path / "groups.yml").write_text(text)
+    line, message = _only_issue(tmp_path)
+    assert 'colour: "#f0e68c"' in text.splitlines()[line - 1]
+    assert "too light" in message and "4.5:1" in message

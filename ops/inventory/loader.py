@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 
+from ops.inventory.colours import MIN_CONTRAST, contrast_with_white, too_light
 from ops.inventory.model import GroupsInventory, GroupSpec, StructureSpec
 from ops.inventory.yamlpos import YamlSyntaxError, line_of, load_with_lines
 
@@ -112,6 +113,14 @@ def _group_rules(path: Path, data: dict, lines: dict) -> list[InventoryIssue]:
             elif target.suffix.lower() not in (".png", ".jpg", ".jpeg"):
                 found.append(InventoryIssue(path, here, f"groups.{index}.{key}: a PNG or "
                                             "JPEG image is needed"))
+    for index, group in enumerate(data["groups"]):
+        colour = group.get("colour")
+        if colour and too_light(colour):
+            found.append(InventoryIssue(
+                path, line_of(lines, ("groups", index, "colour")),
+                f"groups.{index}.colour: '{colour}' is too light for the white text drawn on it "
+                f"(contrast {contrast_with_white(colour):.1f}:1, at least {MIN_CONTRAST}:1 "
+                "needed); choose a darker colour"))
     by_slug = {g["slug"]: g for g in data["groups"]}
     for index, group in enumerate(data["groups"]):
         parent = group.get("parent")

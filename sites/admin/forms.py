@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask_babel import LazyString, gettext
@@ -29,6 +30,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from ops.inventory.colours import too_light
 from sites.documents import upload_limit_mb
 from sites.labels import DOC_TYPES
 
@@ -121,6 +123,12 @@ class IdentityForm(FlaskForm):
     colour = StringField(_l("Colour"), validators=[Optional(), Regexp(
         r"^#[0-9a-fA-F]{6}$", message=_l("A colour like #1f5f8b."))],
         description=_l("The platform's accent colour, for titles and buttons."))
+    def validate_colour(self, field: StringField) -> None:
+        """White text is drawn on the colour: refuse one too light to read."""
+        if field.data and re.fullmatch(r"#[0-9a-fA-F]{6}", field.data) and too_light(field.data):
+            raise ValidationError(_l("This colour is too light: white text on it would be hard "
+                                     "to read. Choose a darker colour."))
+
     tagline = StringField(_l("Tagline"), validators=[Length(max=300)],
                           description=_l("One sentence under the platform's name."))
     logo = FileField(_l("Logo"), description=_l("PNG or JPEG image, square if possible."))
