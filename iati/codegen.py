@@ -1,0 +1,469 @@
+"""Turn the cases of one ruleset context into one Python function (the fast engine).
+
+The reference engine (iati.rulesets) walks a tree of small closures for every XPath of every
+case. Here the XPaths of all the cases of a context become plain Python expressions inside a
+single generated function: child steps read the per-element index, attribute tests become
+dictionary lookups, and a path used by several cases is computed once per element. What the
+rules mean stays in iati.checks, shared with the reference engine; anything this generator
+does not cover is handed back to the reference engine for that case.
+
+Only names and literals from the ruleset reach the generated source, always through repr().
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from iati import checks
+from iati.xpath import (
+    STRING_FUNCTIONS,
+    Attr,
+    Text,
+    compare,
+    compile_xpath,
+    is_positional,
+    parse_xpath,
+    string_value,
+    to_boolean,
+    to_number,
+    to_string,
+)
+
+_SENTINEL = object()
+
+
+class NotGenerated(Exception):  # noqa: N818 - a signal, not an error
+    """This case uses something the generator does not cover: the reference engine runs it."""
+
+
+def _texts(element: Any) -> list:
+    if isinstance(element, (Attr, Text)):
+        return []
+    out = [Text(element, element.text)] if element.text else []
+    out.extend(Text(element, child.tail) for child in element if child.tail)
+    return out
+
+
+def _dedupe(nodes: list) -> list:
+    seen: set = set()
+    out = []
+    for node in nodes:
+        key = (id(node.owner), getattr(node, "name", None)) if isinstance(node, (Attr, Text)) \
+            else id(node)
+        if key not in seen:
+            seen.add(key)
+            out.append(node)
+    return out
+
+
+def _arith(op: str, left: Any, right: Any) -> float:
+    x, y = to_number(left), to_number(right)
+    if op == "mod":
+        return float("nan") if y == 0 else __import__("math").fmod(x, y)
+    if y == 0:
+        return float("nan") if x == 0 or x != x else (float("inf") if (x > 0) == (
+            str(y)[0] != "-") else float("-inf"))
+    return x / y
+
+
+BASE_NAMESPACE: dict[str, Any] = {
+    "_U": _SENTINEL, "ATTR": Attr, "TEXTS": _texts, "NUM": to_number, "STR": to_string,
+    "SV": string_value, "B": to_boolean, "CMP": compare, "DEDUPE": _dedupe, "ARITH": _arith,
+    "SUM": lambda nodes: float(sum(to_number(string_value(n)) for n in nodes)),
+    "FN": STRING_FUNCTIONS, "K": checks,
+}
+
+
+class _Source:
+    """Lines of generated code, with indentation."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.depth = 1
+
+    def add(self, line: str) -> None:
+        self.lines.append("    " * self.depth + line)
+
+
+class Generator:
+    """Generates the function of one context; `consts` holds the objects it refers to."""
+
+    def __init__(self) -> None:
+        self.consts: dict[str, Any] = {}
+        self.cse: dict[str, str] = {}
+        self.cse_code: dict[str, str] = {}
+        self.counter = 0
+        self.prelude: list[str] = []
+
+    def const(self, value: Any) -> str:
+        name = f"_k{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    def temp(self) -> str:
+        self.counter += 1
+        return f"_t{self.counter}"
+
+    # -- expressions -------------------------------------------------------------------------
+
+    def top(self, source: str) -> tuple[str, str]:
+        """Code and kind of a case's XPath, evaluated on the context element `el`."""
+        ast = parse_xpath(source)
+        if ast is None:
+            fn = compile_xpath(source)
+            return f"{self.const(fn)}.evaluate(el, env)", "any"
+        return self.expr(ast, "el")
+
+    def top_nodes(self, source: str) -> str:
+        code, kind = self.top(source)
+        if kind == "nodes":
+            return code
+        return f"{self.const(compile_xpath(source))}.nodes(el, env)"
+
+    def top_test(self, source: str) -> str:
+        ast = parse_xpath(source)
+        if ast is None:
+            return f"{self.const(compile_xpath(source))}.boolean(el, env)"
+        return self.test(ast, "el")
+
+    def expr(self, ast: tuple, v: str) -> tuple[str, str]:
+        kind = ast[0]
+        if kind == "literal":
+            return repr(ast[1]), "str"
+        if kind == "number":
+            return repr(float(ast[1])), "num"
+        if kind == "var":
+            return f"env.variables[{ast[1]!r}]", "any"
+        if kind == "neg":
+            return f"(-NUM({self.expr(ast[1], v)[0]}))", "num"
+        if kind == "binop":
+            return self.binop(ast, v)
+        if kind == "union":
+            parts = [self.expr(part, v) for part in ast[1]]
+            if any(k != "nodes" for _, k in parts):
+                raise NotGenerated("union of non node-sets")
+            return "DEDUPE([" + ", ".join(f"*{code}" for code, _ in parts) + "])", "nodes"
+        if kind == "path":
+            return self.path(ast[1], v), "nodes"
+        if kind == "call":
+            return self.call(ast[1], ast[2], v)
+        raise NotGenerated(kind)
+
+    def binop(self, ast: tuple, v: str) -> tuple[str, str]:
+        op, left, right = ast[1], ast[2], ast[3]
+        if op in ("and", "or") or (op in ("=", "!=") and self.attr_compare(op, left, right, v)):
+            return self.test(ast, v), "bool"
+        if op in ("+", "-", "*op"):
+            sign = "*" if op == "*op" else op
+            return (f"(NUM({self.expr(left, v)[0]}) {sign} NUM({self.expr(right, v)[0]}))",
+                    "num")
+        if op in ("div", "mod"):
+            return f"ARITH({op!r}, {self.expr(left, v)[0]}, {self.expr(right, v)[0]})", "num"
+        (lcode, lkind), (rcode, rkind) = self.expr(left, v), self.expr(right, v)
+        if lkind == "num" and rkind == "num":
+            python = {"=": "==", "!=": "!="}.get(op, op)
+            return f"({lcode} {python} {rcode})", "bool"
+        return f"CMP({op!r}, {lcode}, {rcode})", "bool"
+
+    def attr_compare(self, op: str, left: tuple, right: tuple, v: str) -> str | None:
+        name, other = _attr_name(left), right
+        if name is None:
+            name, other = _attr_name(right), left
+        if name is None or other[0] not in ("literal", "number"):
+            return None
+        if other[0] == "literal":
+            if op == "=":
+                return f"({v}.get({name!r}) == {other[1]!r})"
+            t = self.temp()
+            return f"(({t} := {v}.get({name!r})) is not None and {t} != {other[1]!r})"
+        t = self.temp()
+        python = "==" if op == "=" else "!="
+        return f"(({t} := {v}.get({name!r})) is not None and NUM({t}) {python} " \
+               f"{float(other[1])!r})"
+
+    def test(self, ast: tuple, v: str) -> str:
+        """Python code for XPath boolean(ast) on node variable `v`."""
+        kind = ast[0]
+        if kind == "binop" and ast[1] in ("and", "or"):
+            return f"({self.test(ast[2], v)} {ast[1]} {self.test(ast[3], v)})"
+        if kind == "binop" and ast[1] in ("=", "!="):
+            fast = self.attr_compare(ast[1], ast[2], ast[3], v)
+            if fast is not None:
+                return fast
+        if kind == "call" and ast[1] == "not" and len(ast[2]) == 1:
+            inner = ast[2][0]
+            name = _attr_name(inner)
+            if name is not None:
+                return f"({v}.get({name!r}) is None)"
+            return f"(not {self.test(inner, v)})"
+        if kind == "call" and ast[1] == "boolean" and len(ast[2]) == 1:
+            return self.test(ast[2][0], v)
+        name = _attr_name(ast)
+        if name is not None:
+            return f"({v}.get({name!r}) is not None)"
+        code, value_kind = self.expr(ast, v)
+        if value_kind == "bool":
+            return code
+        if value_kind == "nodes":
+            return f"bool({code})"
+        return f"B({code})"
+
+    def call(self, name: str, args: list[tuple], v: str) -> tuple[str, str]:
+        arity = len(args)
+        if name == "count" and arity == 1:
+            arg = args[0]
+            if arg[0] == "path" and len(arg[1]) > 1 and _bare_attribute(arg[1][-1]):
+                owners = self.path(arg[1][:-1], v)
+                attr = arg[1][-1][2][1]
+                n = self.temp()
+                return f"float(sum(1 for {n} in {owners} if {n}.get({attr!r}) is not None))", \
+                    "num"
+            code, kind = self.expr(arg, v)
+            if kind != "nodes":
+                raise NotGenerated("count of a non node-set")
+            return f"float(len({code}))", "num"
+        if name in ("not", "boolean") and arity == 1:
+            return self.test(("call", name, args), v), "bool"
+        if name in ("true", "false") and arity == 0:
+            return ("True" if name == "true" else "False"), "bool"
+        if name == "number":
+            return (f"NUM({self.expr(args[0], v)[0]})" if arity else f"NUM(SV({v}))"), "num"
+        if name == "string":
+            return (f"STR({self.expr(args[0], v)[0]})" if arity else f"SV({v})"), "str"
+        if name == "sum" and arity == 1:
+            code, kind = self.expr(args[0], v)
+            if kind != "nodes":
+                raise NotGenerated("sum of a non node-set")
+            return f"SUM({code})", "num"
+        if name in STRING_FUNCTIONS and arity:
+            codes = ", ".join(self.expr(a, v)[0] for a in args)
+            kind = "num" if name in ("string-length", "floor", "ceiling", "round") else \
+                "bool" if name in ("contains", "starts-with") else "str"
+            return f"FN[{name!r}]({codes})", kind
+        raise NotGenerated(f"function {name}")
+
+    def path(self, steps: list[tuple], v: str) -> str:
+        """A comprehension over the child index; paths on `el` are computed once (CSE)."""
+        key = repr(steps)
+        if v == "el" and key in self.cse:
+            self.prelude.append(self.cse[key])
+            return self.cse[key]
+        code = self._path_code(steps, v)
+        if v != "el":
+            return code
+        name = f"_c{len(self.cse)}"
+        self.cse[key] = name
+        self.cse_code[name] = code
+        self.prelude.append(name)
+        return name
+
+    def _path_code(self, steps: list[tuple], v: str) -> str:
+        parts: list[str] = []
+        current, item = v, v
+        for number, step in enumerate(steps):
+            _, axis, test, preds = step
+            last = number == len(steps) - 1
+            if axis == "attribute" and last and _bare_attribute(step):
+                value = self.temp()
+                parts.append(f"for {value} in ({current}.get({test[1]!r}),) "
+                             f"if {value} is not None")
+                item = f"ATTR({current}, {test[1]!r}, {value})"
+                break
+            if axis == "child" and test[0] == "text" and last and not preds:
+                item = self.temp()
+                parts.append(f"for {item} in TEXTS({current})")
+                break
+            if test[0] != "name" or any(is_positional(p) for p in preds):
+                raise NotGenerated("step outside the generated subset")
+            if axis == "child":
+                source = f"C({current}, {test[1]!r})"
+            elif axis in ("descendant", "descendant-or-self") and number == 0:
+                helper = "D" if axis == "descendant" else "DS"
+                source = f"{helper}({current}, {test[1]!r})"
+            else:
+                raise NotGenerated(f"axis {axis}")
+            if len(steps) == 1 and not preds:
+                return source
+            node = self.temp()
+            conditions = "".join(f" if {self.test(p, node)}" for p in preds)
+            parts.append(f"for {node} in {source}{conditions}")
+            current = item = node
+        return f"[{item} {' '.join(parts)}]"
+
+    def flush(self, out: _Source) -> None:
+        """Compute, before a statement, the shared paths it uses (once per element)."""
+        done: set[str] = set()
+        for name in self.prelude:
+            if name not in done:
+                done.add(name)
+                out.add(f"if {name} is _U:")
+                out.depth += 1
+                out.add(f"{name} = {self.cse_code[name]}")
+                out.depth -= 1
+        self.prelude = []
+
+
+def _attr_name(ast: tuple) -> str | None:
+    if ast[0] == "path" and len(ast[1]) == 1 and _bare_attribute(ast[1][0]):
+        return ast[1][0][2][1]
+    return None
+
+
+def _bare_attribute(step: tuple) -> bool:
+    return step[1] == "attribute" and step[2][0] == "name" and not step[3]
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def build(source: str, namespace: dict[str, Any], label: str = "ruleset") -> Callable:
+    """Compile the generated source; `namespace` holds the helpers and constants."""
+    code = compile(source, f"<{label}>", "exec")
+    scope = dict(namespace)
+    exec(code, scope)  # noqa: S102 - generated from a parsed ruleset, literals via repr()
+    return scope["check"]
+_KEYWORD_MODES = checks.ONE_OR_ALL_MODES
+
+
+def _list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _concat(codes: list[str]) -> str:
+    return codes[0] if len(codes) == 1 else "[" + ", ".join(f"*{c}" for c in codes) + "]"
+
+
+def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
+    """Statements testing one case on `el`; failures go to emit(index, failures)."""
+    raw, rule = case.raw, case.rule
+    opened = 0
+
+    def open_if(condition: str) -> None:
+        nonlocal opened
+        g.flush(out)
+        out.add(f"if {condition}:")
+        out.depth += 1
+        opened += 1
+
+    if "condition" in raw:
+        open_if(g.top_test(raw["condition"]))
+    if case.id_condition is not None:
+        ids = _concat([g.top_nodes(p) for p in _list(raw.get("paths"))])
+        open_if(f"not (org_ids and K.id_condition_skips({case.id_condition!r}, "
+                f"[SV(_n) for _n in {ids}], org_ids))")
+
+    def nodes(key: str) -> str:
+        return _concat([g.top_nodes(p) for p in _list(raw.get(key))])
+
+    if rule == "if_then":
+        open_if(f"{g.top_test(raw['if'])} and not {g.top_test(raw['then'])}")
+        paths = _concat([g.top_nodes(p) for p in _list(raw.get("paths"))]) \
+            if raw.get("paths") else "[]"
+        call = f"K.if_then({paths}, el)"
+    elif rule == "one_or_all":
+        open_if(f"not {g.top_test(raw['one'])}")
+        mode = raw.get("all", "")
+        holds = "None" if mode in _KEYWORD_MODES else g.top_test(mode)
+        call = f"K.one_or_all({mode!r}, el, env, {holds})"
+    elif rule == "atleast_one":  # lazily: stop at the first path that selects something
+        for path in _list(raw.get("paths")):
+            open_if(f"not {g.top_nodes(path)}")
+        call = "[(el, '')]"
+    elif rule == "dependent":
+        call = "K.dependent([" + ", ".join(g.top_nodes(p) for p in _list(raw.get("paths"))) + \
+            "], el)"
+    elif rule == "no_more_than_one":
+        call = f"K.no_more_than_one({nodes('paths')})"
+    elif rule == "only_one_of":
+        excluded = ", ".join(g.top_nodes(p) for p in _list(raw.get("excluded")))
+        call = f"K.only_one_of({nodes('paths')}, [{excluded}], el)"
+    elif rule in ("sum", "strict_sum"):
+        target = to_number(str(raw.get("sum", 0)))
+        call = f"K.total({nodes('paths')}, {target!r}, {rule == 'strict_sum'}, el)"
+    elif rule == "date_order":
+        less = "None" if raw.get("less") == "NOW" else g.top_nodes(raw["less"])
+        more = "None" if raw.get("more") == "NOW" else g.top_nodes(raw["more"])
+        call = f"K.date_order({less}, {more}, today)"
+    elif rule == "date_now":
+        call = f"K.date_now({g.top_nodes(raw['date'])}, today)"
+    elif rule == "time_limit":
+        call = f"K.time_limit({g.top_nodes(raw['start'])}, {g.top_nodes(raw['end'])}, today)"
+    elif rule == "between_dates":
+        call = (f"K.between_dates({g.top_nodes(raw['date'])}, {g.top_nodes(raw['start'])}, "
+                f"{g.top_nodes(raw['end'])}, today)")
+    elif rule in ("regex_matches", "regex_no_matches"):
+        pattern = g.const(re.compile(raw["regex"]))
+        call = f"K.regex({nodes('paths')}, {pattern}, {rule == 'regex_matches'})"
+    elif rule == "startswith":
+        prefix = _list(raw.get("prefix"))
+        prefixes = "None" if prefix == ["ORG-ID-PREFIX"] else _concat(
+            [g.top_nodes(p) for p in prefix])
+        call = (f"K.startswith({nodes('paths')}, {prefixes}, {raw.get('separator', '')!r}, "
+                f"org_prefixes)")
+    elif rule == "unique":
+        call = f"K.unique({nodes('paths')})"
+    elif rule == "range":
+        low = repr(to_number(str(raw["min"]))) if "min" in raw else "None"
+        high = repr(to_number(str(raw["max"]))) if "max" in raw else "None"
+        call = f"K.in_range({nodes('paths')}, {low}, {high})"
+    elif rule == "no_spaces":
+        call = f"K.no_spaces({nodes('paths')})"
+    else:
+        raise NotGenerated(rule)
+    g.flush(out)
+    out.add(f"_f = {call}")
+    out.add("if _f:")
+    out.add(f"    emit({index}, _f)")
+    out.depth -= opened
+
+
+def generate(items: list[Any], base: int = 0) -> tuple[str, dict[str, Any], list[int]]:
+    """Source and constants of `check(...)` for one context, and the items left to `ref`.
+
+    Item i is numbered base + i in emit/ref/loop calls.
+    """
+    g = Generator()
+    body = _Source()
+    by_reference: list[int] = []
+    for offset, item in enumerate(items):
+        index = base + offset
+        guard = item.needs
+        if guard is not None:
+            body.add(f"if not P.isdisjoint({g.const(guard)}):")
+            body.depth += 1
+        if hasattr(item, "foreach"):
+            body.add(f"loop({index}, el)")
+        else:
+            attempt = _Source()
+            attempt.depth = body.depth
+            saved = (dict(g.cse), dict(g.cse_code), g.counter, dict(g.consts))
+            try:
+                _case_block(g, index, item, attempt)
+                body.lines.extend(attempt.lines)
+            except NotGenerated:
+                g.cse, g.cse_code, g.counter, g.consts = saved
+                g.prelude = []
+                by_reference.append(index)
+                body.add(f"ref({index}, el)")
+        if guard is not None:
+            body.depth -= 1
+    header = ["def check(el, env, today, org_ids, org_prefixes, emit, ref, loop):",
+              "    C = env.children",
+              "    D = env.descendants",
+              "    DS = env.descendants_or_self"]
+    if any(item.needs is not None for item in items):
+        header.append("    P = env.index(el).keys()")
+    if g.cse:
+        header.append("    " + " = ".join(g.cse.values()) + " = _U")
+    if not body.lines:
+        body.add("pass")
+    return "\n".join(header + body.lines) + "\n", g.consts, by_reference
+
+
+def compile_context(items: list[Any], base: int = 0,
+                    label: str = "ruleset") -> tuple[Callable, list[int]]:
+    """The generated `check` function of one context, and the items it hands back."""
+    source, consts, by_reference = generate(items, base)
+    return build(source, {**BASE_NAMESPACE, **consts}, label), by_reference
