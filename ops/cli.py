@@ -10,6 +10,7 @@ import click
 
 from ops.iati_cli import iati
 from ops.inventory import InventoryError, check_inventory
+from ops.lab.cli import lab
 
 
 def _app():
@@ -231,3 +232,4 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
 
 
 main.add_command(iati)
+main.add_command(lab)

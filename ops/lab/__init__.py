@@ -1,0 +1,1 @@
+"""A disposable lab of Debian 12 hosts booted with systemd-nspawn, for Ansible rehearsals."""
