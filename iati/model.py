@@ -21,6 +21,8 @@ class OrgRef:
     ref: str = ""
     type: str = ""
     name: Narrative = field(default_factory=dict)
+    #: reporting-org only: the reporter republishes activities it is not responsible for.
+    secondary_reporter: bool = False
 
 
 @dataclass

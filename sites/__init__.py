@@ -63,17 +63,20 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from sites import i18n
+    from sites.activities import bp as activities_bp
+    from sites.activity_map import bp as activity_map_bp
     from sites.admin import bp as admin_bp
     from sites.auth import bp as auth_bp
     from sites.documents import bp as documents_bp
     from sites.errors import init_errors
     from sites.feeds import bp as feeds_bp
     from sites.groups import bp as groups_bp
+    from sites.iati_files import bp as iati_files_bp
     from sites.main import bp as main_bp
     from sites.news import bp as news_bp
     from sites.pages import bp as pages_bp
 
     for blueprint in (main_bp, pages_bp, groups_bp, news_bp, documents_bp, feeds_bp,
-                      auth_bp, admin_bp, i18n.bp):
+                      auth_bp, admin_bp, i18n.bp, activities_bp, iati_files_bp, activity_map_bp):
         app.register_blueprint(blueprint)
     init_errors(app)

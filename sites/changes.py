@@ -5,12 +5,24 @@ from __future__ import annotations
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from sites.models import Article, Document, Group, Meeting, Membership, Page, Structure, User
+from sites.models import (
+    IATI_TABLES,
+    Article,
+    Document,
+    Group,
+    Meeting,
+    Membership,
+    Page,
+    Structure,
+    User,
+)
 from sites.models.base import utcnow
 from sites.search import entry_for, reindex
 
-# Everything a public page shows (users and memberships: the focal points listed on platforms).
-CONTENT_TYPES = (Article, Document, Meeting, Page, Group, Structure, User, Membership)
+# Everything a public page shows (users and memberships: the focal points listed on platforms;
+# the IATI tables: the activity pages and the published IATI files).
+CONTENT_TYPES = (Article, Document, Meeting, Page, Group, Structure, User, Membership,
+                 *IATI_TABLES)
 
 
 def _after_flush(session: Session, _flush_context: object) -> None:

@@ -81,4 +81,24 @@ def build_config(instance: Path) -> dict[str, object]:
         # Proxies in front of the app (1 behind nginx): client address from X-Forwarded-For.
         "PROXY_COUNT": int(os.environ.get("PTFOPS_PROXY_COUNT", "0")),
         "WTF_CSRF_TIME_LIMIT": None,
+        # IATI publication (docs/iati.md): the portal's organisation identifier, type and
+        # names, and its publisher id on the IATI Registry.
+        "IATI_PUBLISHER_REF": os.environ.get("PTFOPS_IATI_PUBLISHER_REF", "XM-PTF-MALI"),
+        "IATI_PUBLISHER_TYPE": os.environ.get("PTFOPS_IATI_PUBLISHER_TYPE", "90"),
+        "IATI_PUBLISHER_NAME": os.environ.get(
+            "PTFOPS_IATI_PUBLISHER_NAME", "Pool Technique des partenaires techniques et "
+            "financiers du Mali"),
+        "IATI_PUBLISHER_NAME_EN": os.environ.get(
+            "PTFOPS_IATI_PUBLISHER_NAME_EN", "Technical Pool of the technical and financial "
+            "partners of Mali"),
+        "IATI_REGISTRY_PUBLISHER": os.environ.get("PTFOPS_IATI_REGISTRY_PUBLISHER", "ptf-mali"),
+        # The largest IATI XML file accepted by the import form (/admin/iati/import); a
+        # request is also capped by MAX_CONTENT_LENGTH (PTFOPS_MAX_UPLOAD_MB).
+        "IATI_IMPORT_MAX_BYTES": int(os.environ.get("PTFOPS_IATI_IMPORT_MAX_MB", "20"))
+        * 1024 * 1024,
+        # The map (docs/iati.md, "Map"): an optional tile server (off: no request leaves the
+        # portal), and the size limit of an uploaded boundaries GeoJSON.
+        "MAP_TILE_URL": os.environ.get("PTFOPS_MAP_TILE_URL", ""),
+        "MAP_TILE_ATTRIBUTION": os.environ.get("PTFOPS_MAP_TILE_ATTRIBUTION", ""),
+        "MAP_BOUNDARIES_MAX_MB": int(os.environ.get("PTFOPS_MAP_BOUNDARIES_MAX_MB", "10")),
     }

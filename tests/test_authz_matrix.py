@@ -13,6 +13,7 @@ the upload folder exactly as they were.
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from argon2 import PasswordHasher
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -91,6 +92,9 @@ class World:
     page_slug: str = ""
     logo_sha: str = ""
     target_user_id: int = 0
+    iati_staged: str = ""   # a file waiting for its import confirmation (gt-sante)
+    iati_token: str = ""
+    spreadsheet_tokens: dict[str, str] = field(default_factory=dict)  # role -> its own upload
 
 
 def _user(email: str, name: str, group: Group | None, role: str | None,
@@ -155,6 +159,10 @@ def build_world(app: Flask) -> World:
         world.target_user_id = target.id
         world.page_id, world.page_slug = page.id, page.slug
         world.logo_sha = logo.sha256
+        world.iati_staged, world.iati_token = _stage_iati_import("gt-sante")
+        world.spreadsheet_tokens = {
+            role: _stage_spreadsheet(people[role].id, SPREADSHEET_IDS[role], group)
+            for role, group in (("focal", "gt-sante"), ("admin", "gt-education"))}
         for article in db.session.scalars(select(Article)):
             label = article.slug.removeprefix("article-")
             world.articles[label] = article.id
@@ -361,6 +369,110 @@ def _public(rule: str, url: str | Callable[[World], str], target: str = "",
     return Case(rule, "GET", target or "public", build, expect or everyone("200"))
 
 
+def _boundaries_geojson() -> bytes:
+    """A valid boundaries upload: one square polygon around Ségou, named by its ISO code."""
+    ring = [[-7.0, 13.0], [-5.5, 13.0], [-5.5, 14.0], [-7.0, 14.0], [-7.0, 13.0]]
+    return json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"code": "ML-4"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]}}]}).encode()
+
+
+def _boundaries_stored() -> bool:
+    """Whether the map's boundaries file exists in the instance folder."""
+    return (Path(current_app.instance_path) / "map" / "boundaries.geojson").is_file()
+
+
+def _stage_iati_import(group_slug: str) -> tuple[str, str]:
+    """A file waiting for its import confirmation, as a dry run leaves it, and its token."""
+    from sites.admin.iati_import import import_token, staging_dir
+    from tests.iati.conftest import activity_xml
+
+    path = staging_dir() / "0123456789abcdef0123456789abcdef.xml"
+    path.write_bytes(activity_xml(identifier="XM-DAC-7-PTF-MATRICE"))
+    return path.name, import_token(path, group_slug, "matrice.xml")
+
+
+def _iati_upload(group_slug: str) -> Data:
+    from tests.iati.conftest import activity_xml
+
+    return lambda _: {"group": group_slug,
+                      "file": (io.BytesIO(activity_xml(identifier="XM-DAC-7-PTF-ESSAI")),
+                               "essai.xml")}
+
+
+def _iati_dry_run_staged(world: World) -> bool:
+    """The dry run kept its file for the confirmation (and stored no activity)."""
+    from sites.admin.iati_import import staging_dir
+    from sites.models import IatiActivity
+
+    staged = [p for p in staging_dir().glob("*.xml") if p.name != world.iati_staged]
+    return bool(staged) and db.session.scalar(select(IatiActivity.id).where(
+        IatiActivity.identifier == "XM-DAC-7-PTF-ESSAI")) is None
+
+
+def _iati_imported(group_slug: str) -> Effect:
+    def effect(_: World) -> bool:
+        from sites.models import IatiActivity
+
+        row = db.session.scalar(select(IatiActivity).where(
+            IatiActivity.identifier == "XM-DAC-7-PTF-MATRICE"))
+        return row is not None and row.group is not None and row.group.slug == group_slug
+    return effect
+
+
+#: The activity in the spreadsheet each role uploaded, waiting for its confirmation.
+SPREADSHEET_IDS = {"focal": "XM-PTF-MALI-MATRICE-FOCAL", "admin": "XM-PTF-MALI-MATRICE-ADMIN"}
+SPREADSHEET_DRY_RUN_ID = "XM-PTF-MALI-MATRICE-ESSAI"
+
+
+def _spreadsheet(identifier: str, group: str = "") -> bytes:
+    """A filled activity template creating one activity."""
+    from datetime import date
+
+    from iati.model import Activity, ActivityDate
+    from iati.spreadsheet import write_xlsx
+
+    return write_xlsx([Activity(identifier, title={"fr": "Activité de la matrice"}, status="2",
+                                dates=[ActivityDate("1", date(2025, 1, 1))],
+                                default_currency="XOF", group=group)])
+
+
+def _stage_spreadsheet(user_id: int, identifier: str, group: str) -> str:
+    """The token of a spreadsheet waiting for its confirmation by `user_id`."""
+    from sites.admin.iati_spreadsheet import stage
+
+    return stage(_spreadsheet(identifier, group), "matrice.xlsx", user_id)
+
+
+def _spreadsheet_dry_run_kept(_: World) -> bool:
+    """The dry run kept its file for the confirmation, and stored no activity."""
+    from sites.admin.iati_spreadsheet import staging_dir
+    from sites.models import IatiActivity
+
+    return len(list(staging_dir().iterdir())) == 3 and db.session.scalar(select(
+        IatiActivity.id).where(IatiActivity.identifier == SPREADSHEET_DRY_RUN_ID)) is None
+
+
+def _spreadsheet_applied(role: str, group_slug: str) -> Effect:
+    def effect(_: World) -> bool:
+        from sites.models import IatiActivity
+
+        row = db.session.scalar(select(IatiActivity).where(
+            IatiActivity.identifier == SPREADSHEET_IDS[role]))
+        return row is not None and row.group is not None and row.group.slug == group_slug
+    return effect
+
+
+def _spreadsheet_apply(owner: str, group_slug: str) -> Case:
+    """Confirming the upload of `owner`: only that user may, anyone else changes nothing."""
+    others = {role: "unchanged" for role in ("focal", "other_focal", "admin") if role != owner}
+    return Case("/admin/iati/tableur/appliquer", "POST", f"{owner}'s upload",
+                lambda _: "/admin/iati/tableur/appliquer",
+                {"anonymous": "login", "member": "403", owner: "302", **others},
+                lambda w: {"token": w.spreadsheet_tokens[owner]},
+                _spreadsheet_applied(owner, group_slug))
+
+
 def _password_changed(world: World) -> bool:
     """Exactly one account (the one signed in) has a new hash, an argon2id one."""
     hashes = db.session.scalars(select(User.password_hash).where(
@@ -403,6 +515,23 @@ CASES: list[Case] = [
     _public("/groupes/<slug>/flux.<any(rss, atom):kind>", "/groupes/gt-sante/flux.rss", "rss"),
     _public("/groupes/<slug>/flux.<any(rss, atom):kind>", "/groupes/gt-sante/flux.atom",
             "atom"),
+    _public("/activites/", "/activites/?secteur=11220&region=ML-3&annee=2024"),
+    _public("/activites/<path:identifier>", "/activites/XM-PTF-MALI-INCONNU-1", "unknown",
+            everyone("404")),
+    _public("/iati/activities.xml", "/iati/activities.xml"),
+    _public("/iati/organisation.xml", "/iati/organisation.xml"),
+    _public("/iati/groupes/<slug>.xml", "/iati/groupes/gt-sante.xml"),
+    _public("/iati/groupes/<slug>.xml", "/iati/groupes/inconnu.xml", "unknown",
+            everyone("404")),
+    _public("/iati/registry.json", "/iati/registry.json"),
+    # The map and its GeoJSON (the boundaries route answers an empty collection when none).
+    _public("/carte/", "/carte/?region=ML-4&annee=2024"),
+    _public("/carte/leaflet/<path:filename>", "/carte/leaflet/leaflet.js"),
+    _public("/carte/leaflet/<path:filename>", "/carte/leaflet/leaflet-src.js", "unlisted",
+            everyone("404")),
+    _public("/api/activites.geojson", "/api/activites.geojson?secteur=11220"),
+    _public("/api/regions.geojson", "/api/regions.geojson?statut=2"),
+    _public("/api/limites.geojson", "/api/limites.geojson"),
     # Signing in and out, one's own password.
     Case("/connexion", "GET", "form", lambda _: "/connexion",
          {"anonymous": "200", **dict.fromkeys(ROLES[1:], "302")}),
@@ -431,6 +560,29 @@ CASES: list[Case] = [
     *[case for label in ("gt-sante", "sgt-nutrition", "gt-education")
       for case in _document_cases(label)],
     *[case for label in ("gt-sante", "gt-education") for case in _meeting_cases(label)],
+    # IATI import: administrators, and focal points into the groups they edit.
+    Case("/admin/iati/import", "GET", "form", lambda _: "/admin/iati/import",
+         only("200", "focal", "other_focal", "admin")),
+    Case("/admin/iati/import", "POST", "gt-sante", lambda _: "/admin/iati/import",
+         only("200", *EDITORS["gt-sante"]), _iati_upload("gt-sante"), _iati_dry_run_staged),
+    Case("/admin/iati/import/confirmer", "POST", "gt-sante",
+         lambda _: "/admin/iati/import/confirmer", only("302", *EDITORS["gt-sante"]),
+         lambda w: {"token": w.iati_token}, _iati_imported("gt-sante")),
+    # The activity spreadsheet: administrators, and focal points for the groups they edit.
+    Case("/admin/iati/tableur", "GET", "page", lambda _: "/admin/iati/tableur",
+         only("200", "focal", "other_focal", "admin")),
+    Case("/admin/iati/tableur/modele.<any(xlsx, zip):fmt>", "GET", "own groups",
+         lambda _: "/admin/iati/tableur/modele.xlsx?activites=1",
+         only("200", "focal", "other_focal", "admin")),
+    Case("/admin/iati/tableur/modele.<any(xlsx, zip):fmt>", "GET", "gt-sante",
+         lambda _: "/admin/iati/tableur/modele.zip?activites=1&groupe=gt-sante",
+         only("200", *EDITORS["gt-sante"])),
+    Case("/admin/iati/tableur", "POST", "dry run", lambda _: "/admin/iati/tableur",
+         only("200", "focal", "other_focal", "admin"),
+         lambda _: {"file": (io.BytesIO(_spreadsheet(SPREADSHEET_DRY_RUN_ID, "")),
+                             "essai.xlsx")}, _spreadsheet_dry_run_kept),
+    _spreadsheet_apply("focal", "gt-sante"),
+    _spreadsheet_apply("admin", "gt-education"),
     # Administrators only.
     Case("/admin/journal", "GET", "admin", lambda _: "/admin/journal", only("200", "admin")),
     Case("/admin/pages", "GET", "admin", lambda _: "/admin/pages", only("200", "admin")),
@@ -459,6 +611,15 @@ CASES: list[Case] = [
          "disable", lambda w: f"/admin/utilisateurs/{w.target_user_id}/desactiver",
          only("302", "admin"), lambda _: {},
          lambda w: not db.session.get(User, w.target_user_id).active),
+    Case("/admin/carte/limites", "GET", "admin", lambda _: "/admin/carte/limites",
+         only("200", "admin")),
+    Case("/admin/carte/limites", "POST", "admin", lambda _: "/admin/carte/limites",
+         only("302", "admin"),
+         lambda _: {"file": (io.BytesIO(_boundaries_geojson()), "regions.geojson")},
+         lambda _: _boundaries_stored()),
+    Case("/admin/carte/limites/supprimer", "POST", "admin",
+         lambda _: "/admin/carte/limites/supprimer", only("302", "admin"), lambda _: {},
+         lambda _: not _boundaries_stored()),
 ]
 
 GET_CASES = [case for case in CASES if case.method == "GET"]

@@ -10,6 +10,17 @@ from sites.models.content import (
     SiteState,
 )
 from sites.models.groups import Group, Structure
+from sites.models.iati import (
+    IATI_TABLES,
+    IatiActivity,
+    IatiBudget,
+    IatiDescription,
+    IatiDocumentLink,
+    IatiLocation,
+    IatiParticipatingOrg,
+    IatiSector,
+    IatiTransaction,
+)
 from sites.models.users import Membership, MembershipRole, User
 
 __all__ = [
@@ -17,6 +28,15 @@ __all__ = [
     "AuditEvent",
     "Document",
     "Group",
+    "IATI_TABLES",
+    "IatiActivity",
+    "IatiBudget",
+    "IatiDescription",
+    "IatiDocumentLink",
+    "IatiLocation",
+    "IatiParticipatingOrg",
+    "IatiSector",
+    "IatiTransaction",
     "Meeting",
     "Membership",
     "MembershipRole",
