@@ -1,4 +1,5 @@
-"""IATI 2.03 for ptfops: the standard's files, validation, and (later) import, export and map data.
+"""IATI 2.03 for ptfops: the standard's files, validation, reading, writing and map data.
 
-A library with no web or database dependency. Validation: `iati.validate.validate_file`.
+A library with no web or database dependency: `iati.model` (data classes),
+`iati.validate.validate_file`, `iati.reader`, `iati.writer`, `iati.spreadsheet`, `iati.geo`.
 """
