@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ops.deploy_cli import deploy
 from ops.iati_cli import iati
 from ops.inventory import InventoryError, check_inventory
 from ops.lab.cli import lab
@@ -233,3 +234,4 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
 
 main.add_command(iati)
 main.add_command(lab)
+main.add_command(deploy)

@@ -48,7 +48,9 @@ def boot(merged: Path, name: str, console_log: Path) -> int:
     argv = ["systemd-nspawn", "-D", str(merged), "--boot", "--register=no", "--keep-unit",
             "-M", name, f"--hostname={name}", f"--network-namespace-path={netns}",
             # like a real server: its own resolv.conf (no DNS) and time zone, not the machine's
-            "--resolv-conf=off", "--timezone=off"]
+            "--resolv-conf=off", "--timezone=off",
+            # its own firewall (nftables) in its own network namespace, as on a real server
+            "--capability=CAP_NET_ADMIN"]
     with console_log.open("ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True)
