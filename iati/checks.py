@@ -7,6 +7,7 @@ these, so the two can only differ in how they evaluate XPath, never in what a ru
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from functools import lru_cache
@@ -85,7 +86,7 @@ def total(nodes: list, target: float, strict: bool, element: Any) -> Failures:
     value = round(sum(to_number(string_value(n)) for n in nodes), 4)
     if value == target:
         return PASS
-    shown = int(value) if value == int(value) else value
+    shown = int(value) if math.isfinite(value) and value == int(value) else value
     return [(nodes[0] if nodes else element, f"somme = {shown}")]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from iati import checks
 from iati.xpath import (
+    _EMPTY,
     STRING_FUNCTIONS,
     Attr,
     Text,
@@ -68,8 +69,18 @@ def _arith(op: str, left: Any, right: Any) -> float:
     return x / y
 
 
+def _has_text(element: Any) -> bool:
+    """Whether TEXTS(element) is non-empty, without building the text nodes."""
+    if isinstance(element, (Attr, Text)):
+        return False
+    if element.text:
+        return True
+    return any(child.tail for child in element)
+
+
 BASE_NAMESPACE: dict[str, Any] = {
-    "_U": _SENTINEL, "ATTR": Attr, "TEXTS": _texts, "NUM": to_number, "STR": to_string,
+    "_U": _SENTINEL, "_E": _EMPTY, "ATTR": Attr, "TEXTS": _texts, "HAS_TEXT": _has_text,
+    "NUM": to_number, "STR": to_string,
     "SV": string_value, "B": to_boolean, "CMP": compare, "DEDUPE": _dedupe, "ARITH": _arith,
     "SUM": lambda nodes: float(sum(to_number(string_value(n)) for n in nodes)),
     "FN": STRING_FUNCTIONS, "K": checks,
@@ -96,6 +107,7 @@ class Generator:
         self.cse_code: dict[str, str] = {}
         self.counter = 0
         self.prelude: list[str] = []
+        self.eager_index = False  # `I` is built on entry (else when first needed)
 
     def const(self, value: Any) -> str:
         name = f"_k{len(self.consts)}"
@@ -121,6 +133,35 @@ class Generator:
         if kind == "nodes":
             return code
         return f"{self.const(compile_xpath(source))}.nodes(el, env)"
+
+    def top_exists(self, source: str) -> str:
+        """Code for "the XPath selects at least one node" on `el`, without building the
+        node list when the path allows it (a list otherwise, as top_nodes)."""
+        ast = parse_xpath(source)
+        if ast is not None and ast[0] == "path":
+            fast = self.exists(ast[1])
+            if fast is not None:
+                return fast
+        return f"bool({self.top_nodes(source)})"
+
+    def exists(self, steps: list[tuple]) -> str | None:
+        """Existence of a relative path on `el`: one child step (optionally followed by
+        text()), or one bare attribute; None for anything else."""
+        first = steps[0]
+        if len(steps) == 1 and _bare_attribute(first):
+            return f"(el.get({first[2][1]!r}) is not None)"
+        if first[1] != "child" or first[2][0] != "name" or first[3]:
+            return None
+        tag = first[2][1]
+        if len(steps) == 1:
+            self.prelude.append("I")
+            return f"({tag!r} in I)"
+        second = steps[1]
+        if len(steps) == 2 and second[1] == "child" and second[2][0] == "text" and \
+                not second[3]:
+            n = self.temp()  # no index needed: the children named `tag`, read directly
+            return f"any(HAS_TEXT({n}) for {n} in NAMED(el, {tag!r}))"
+        return None
 
     def top_test(self, source: str) -> str:
         ast = parse_xpath(source)
@@ -259,6 +300,9 @@ class Generator:
         self.prelude.append(name)
         return name
 
+    def _uses_index(self, code: str) -> bool:
+        return re.search(r"\bI\b", code) is not None
+
     def _path_code(self, steps: list[tuple], v: str) -> str:
         parts: list[str] = []
         current, item = v, v
@@ -278,7 +322,8 @@ class Generator:
             if test[0] != "name" or any(is_positional(p) for p in preds):
                 raise NotGenerated("step outside the generated subset")
             if axis == "child":
-                source = f"C({current}, {test[1]!r})"
+                source = f"I.get({test[1]!r}, _E)" if current == "el" else \
+                    f"C({current}, {test[1]!r})"
             elif axis in ("descendant", "descendant-or-self") and number == 0:
                 helper = "D" if axis == "descendant" else "DS"
                 source = f"{helper}({current}, {test[1]!r})"
@@ -293,8 +338,13 @@ class Generator:
         return f"[{item} {' '.join(parts)}]"
 
     def flush(self, out: _Source) -> None:
-        """Compute, before a statement, the shared paths it uses (once per element)."""
-        done: set[str] = set()
+        """Compute, before a statement, the shared paths it uses (once per element); the
+        element's child index `I` first, when they read it."""
+        done: set[str] = {"I"}
+        if not self.eager_index and any(
+                name == "I" or self._uses_index(self.cse_code[name]) for name in self.prelude):
+            out.add("if I is _U:")
+            out.add("    I = env.index(el)")
         for name in self.prelude:
             if name not in done:
                 done.add(name)
@@ -327,6 +377,26 @@ def build(source: str, namespace: dict[str, Any], label: str = "ruleset") -> Cal
 _KEYWORD_MODES = checks.ONE_OR_ALL_MODES
 
 
+def _single_attribute(paths: Any) -> str | None:
+    """The attribute name when `paths` is one bare `@name` of the context element."""
+    found = _list(paths)
+    if len(found) != 1:
+        return None
+    ast = parse_xpath(found[0])
+    return _attr_name(ast) if ast is not None else None
+
+
+def _loop_guard(g: Generator, foreach: str) -> str | None:
+    """Code testing that a loop's `foreach` selects something (else it has no case to run)."""
+    ast = parse_xpath(foreach)
+    if ast is None or ast[0] != "path":
+        return None
+    try:
+        return g.exists(ast[1]) or f"bool({g.path(ast[1], 'el')})"
+    except NotGenerated:
+        return None
+
+
 def _list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value or [])
 
@@ -349,10 +419,26 @@ def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
 
     if "condition" in raw:
         open_if(g.top_test(raw["condition"]))
-    if case.id_condition is not None:
+    if case.id_condition is not None:  # the identifiers are only read with a Registry list
+        g.flush(out)
         ids = _concat([g.top_nodes(p) for p in _list(raw.get("paths"))])
-        open_if(f"not (org_ids and K.id_condition_skips({case.id_condition!r}, "
-                f"[SV(_n) for _n in {ids}], org_ids))")
+        out.add("_s = False")
+        out.add("if org_ids:")
+        out.depth += 1
+        g.flush(out)
+        out.add(f"_s = K.id_condition_skips({case.id_condition!r}, [SV(_n) for _n in {ids}], "
+                "org_ids)")
+        out.depth -= 1
+        open_if("not _s")
+    attribute = _single_attribute(raw.get("paths"))
+    if attribute is not None and rule == "no_spaces":  # the value itself, before any node
+        v = g.temp()
+        open_if(f"({v} := el.get({attribute!r})) is not None and {v} != {v}.strip()")
+    elif attribute is not None and rule in ("regex_matches", "regex_no_matches"):
+        v = g.temp()
+        found = "is None" if rule == "regex_matches" else "is not None"
+        open_if(f"({v} := el.get({attribute!r})) and "
+                f"{g.const(re.compile(raw['regex']))}.search({v}) {found}")
 
     def nodes(key: str) -> str:
         return _concat([g.top_nodes(p) for p in _list(raw.get(key))])
@@ -369,7 +455,7 @@ def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
         call = f"K.one_or_all({mode!r}, el, env, {holds})"
     elif rule == "atleast_one":  # lazily: stop at the first path that selects something
         for path in _list(raw.get("paths")):
-            open_if(f"not {g.top_nodes(path)}")
+            open_if(f"not {g.top_exists(path)}")
         call = "[(el, '')]"
     elif rule == "dependent":
         call = "K.dependent([" + ", ".join(g.top_nodes(p) for p in _list(raw.get("paths"))) + \
@@ -425,16 +511,26 @@ def generate(items: list[Any], base: int = 0) -> tuple[str, dict[str, Any], list
     Item i is numbered base + i in emit/ref/loop calls.
     """
     g = Generator()
+    g.eager_index = any(item.needs is not None for item in items)
     body = _Source()
     by_reference: list[int] = []
     for offset, item in enumerate(items):
         index = base + offset
         guard = item.needs
         if guard is not None:
-            body.add(f"if not P.isdisjoint({g.const(guard)}):")
+            if len(guard) == 1:
+                body.add(f"if {next(iter(guard))!r} in I:")
+            else:
+                body.add(f"if not I.keys().isdisjoint({g.const(guard)}):")
             body.depth += 1
         if hasattr(item, "foreach"):
-            body.add(f"loop({index}, el)")
+            guard = _loop_guard(g, item.foreach.source)
+            if guard is None:
+                body.add(f"loop({index}, el)")
+            else:  # no value to loop over: nothing to expand
+                g.flush(body)
+                body.add(f"if {guard}:")
+                body.add(f"    loop({index}, el)")
         else:
             attempt = _Source()
             attempt.depth = body.depth
@@ -449,17 +545,68 @@ def generate(items: list[Any], base: int = 0) -> tuple[str, dict[str, Any], list
                 body.add(f"ref({index}, el)")
         if guard is not None:
             body.depth -= 1
-    header = ["def check(el, env, today, org_ids, org_prefixes, emit, ref, loop):",
-              "    C = env.children",
-              "    D = env.descendants",
-              "    DS = env.descendants_or_self"]
-    if any(item.needs is not None for item in items):
-        header.append("    P = env.index(el).keys()")
-    if g.cse:
-        header.append("    " + " = ".join(g.cse.values()) + " = _U")
     if not body.lines:
         body.add("pass")
+    code = "\n".join(body.lines + list(g.cse_code.values()))
+    header = ["def check(el, env, today, org_ids, org_prefixes, emit, ref, loop):"]
+    for name, helper in (("C", "env.children"), ("D", "env.descendants"),
+                         ("DS", "env.descendants_or_self"), ("NAMED", "env.named")):
+        if re.search(rf"\b{name}\(", code):  # only the helpers the body calls
+            header.append(f"    {name} = {helper}")
+    if g.eager_index:  # the guards read it at once
+        header.append("    I = env.index(el)")
+    elif re.search(r"\bI\b", code):  # built when first needed
+        header.append("    I = _U")
+    if g.cse:
+        header.append("    " + " = ".join(g.cse.values()) + " = _U")
     return "\n".join(header + body.lines) + "\n", g.consts, by_reference
+
+
+def compile_driver(contexts: list[tuple[Any, Any, Callable]],
+                   label: str = "ruleset") -> Callable:
+    """One function running every context of a file kind on a unit, in order.
+
+    `contexts`: (needs, select, check) per context: the children of the unit without which
+    it selects nothing (or None), its Expr relative to the unit (None: the unit itself), and
+    its generated check(). Selections become inline comprehensions over the unit's child
+    index where the generator covers them, else call the Expr.
+    """
+    g = Generator()
+    g.eager_index = True
+    lines = ["def drive(el, env, today, org_ids, org_prefixes, emit, ref, loop):",
+             "    I = env.index(el)"]
+    for needs, select, check in contexts:
+        depth = 1
+        if needs is not None:
+            guard = f"{next(iter(needs))!r} in I" if len(needs) == 1 else \
+                f"not I.keys().isdisjoint({g.const(needs)})"
+            lines.append("    " * depth + f"if {guard}:")
+            depth += 1
+        call = f"{g.const(check)}({{}}, env, today, org_ids, org_prefixes, emit, ref, loop)"
+        if select is None:
+            lines.append("    " * depth + call.format("el"))
+            continue
+        ast = parse_xpath(select.source)
+        try:
+            if ast is None or ast[0] != "path":
+                raise NotGenerated("not a path")
+            nodes = g._path_code(ast[1], "el")
+        except NotGenerated:
+            nodes = f"{g.const(select)}.nodes(el, env)"
+        node = g.temp()
+        lines.append("    " * depth + f"for {node} in {nodes}:")
+        lines.append("    " * (depth + 1) + call.format(node))
+    source = "\n".join(lines) + "\n"
+    header = []
+    for name, helper in (("C", "env.children"), ("D", "env.descendants"),
+                         ("DS", "env.descendants_or_self")):
+        if re.search(rf"\b{name}\(", source):
+            header.append(f"    {name} = {helper}")
+    source = "\n".join(lines[:1] + header + lines[1:]) + "\n"
+    namespace = {**BASE_NAMESPACE, **g.consts}
+    code = compile(source, f"<{label} driver>", "exec")
+    exec(code, namespace)  # noqa: S102 - generated from a parsed ruleset, literals via repr()
+    return namespace["drive"]
 
 
 def compile_context(items: list[Any], base: int = 0,

@@ -139,6 +139,10 @@ class CodelistChecker:
         return [self._finding(rule, element, value, root, f"/{kind}", lambda e: e.sourceline)
                 for rule, element, value in self._walk(node, root, Env(), [])]
 
+    def descendant_tags(self) -> tuple[str, ...]:
+        """Descendants looked for in every unit (the narratives' xml:lang)."""
+        return ("narrative",) if self.narrative_rule is not None else ()
+
     def check_unit(self, unit: etree._Element, kind: str, unit_path: str,
                    env: Env) -> list[Finding]:
         """Every coded value inside one activity or organisation."""

@@ -22,7 +22,7 @@ from typing import Any
 from lxml import etree
 
 from iati import checks
-from iati.codegen import compile_context
+from iati.codegen import compile_context, compile_driver
 from iati.findings import ERROR, SEVERITIES, Finding
 from iati.xpath import (
     Attr,
@@ -38,6 +38,7 @@ from iati.xpath import (
 )
 
 ACTIVITIES, ORGANISATIONS = "iati-activities", "iati-organisations"
+_IDENTIFIER = re.compile(r"[A-Za-z_][\w.\-]*\Z")
 UNITS = {ACTIVITIES: "iati-activity", ORGANISATIONS: "iati-organisation"}
 OUR_RULESET = Path(__file__).resolve().parent / "rules" / "ptfops-2.03.json"
 
@@ -432,6 +433,7 @@ class Ruleset:
         self.contexts: list[ContextRules] = []
         self.items: list[Case | Loop] = []
         self._by_kind: dict[str, list[ContextRules]] = {}
+        self._drivers: dict[str, Callable | None] = {}
         for context, rules in data.items():
             if not isinstance(rules, dict):
                 raise RulesetError(f"{name}: context {context!r} must map rule names to cases")
@@ -449,6 +451,27 @@ class Ruleset:
         found = [c for c in self.contexts if c.kind is None or c.kind == kind]
         self._by_kind[kind] = found
         return found
+
+    def descendant_tags(self, kind: str) -> frozenset[str]:
+        """Tags of the `//name` contexts of `kind`: descendants every unit is searched for."""
+        tags = set()
+        for context in self._by_kind.get(kind) or self._contexts_of(kind):
+            source = context.select.source if context.select is not None else ""
+            for axis in ("descendant-or-self::", "descendant::"):
+                name = source.removeprefix(axis)
+                if name != source and _IDENTIFIER.match(name):
+                    tags.add(name)
+        return frozenset(tags)
+
+    def _driver_of(self, kind: str) -> Callable | None:
+        """One generated function running every context of `kind` on a unit (cached); None
+        when a context has no generated check (the loop in `check` runs them)."""
+        if kind not in self._drivers:
+            contexts = self._by_kind.get(kind) or self._contexts_of(kind)
+            self._drivers[kind] = compile_driver(
+                [(c.needs, c.select, c.fast) for c in contexts], self.name) \
+                if contexts and all(c.fast is not None for c in contexts) else None
+        return self._drivers[kind]
 
     @staticmethod
     def _compile_rules(rules: dict[str, Any], name: str) -> list[Case | Loop]:
@@ -506,6 +529,10 @@ class Ruleset:
                 if case.needs is None or not present.isdisjoint(case.needs):
                     findings.extend(_run_case(case, ctx, messages))
 
+        driver = self._drivers.get(kind) if kind in self._drivers else self._driver_of(kind)
+        if driver is not None:
+            driver(unit, env, today, org_ids, org_prefixes, emit, ref, loop)
+            return findings
         present_in_unit = env.index(unit).keys()
         for rules in self._by_kind.get(kind) or self._contexts_of(kind):
             if rules.needs is not None and present_in_unit.isdisjoint(rules.needs):

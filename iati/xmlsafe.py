@@ -7,6 +7,7 @@ nothing is resolved, read from disk or fetched.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
@@ -33,18 +34,22 @@ class XmlSecurityError(XmlError):
     """The file declares a DTD or entities: refused without resolving anything."""
 
 
+_OPTIONS = {
+    "resolve_entities": False,  # never expand entities, internal or external
+    "load_dtd": False,          # never read a DTD
+    "dtd_validation": False,
+    "no_network": True,         # never fetch anything
+    "huge_tree": False,         # keep libxml2's limits against oversized nodes
+    "remove_comments": True,    # comments carry no data; fewer nodes to walk
+    "remove_pis": True,
+    "collect_ids": False,
+}
+STREAM_CHUNK = 1 << 20  # bytes fed to the incremental parser at a time
+
+
 def _parser() -> etree.XMLParser:
     """A fresh parser (lxml parsers must not be shared between threads)."""
-    return etree.XMLParser(
-        resolve_entities=False,  # never expand entities, internal or external
-        load_dtd=False,          # never read a DTD
-        dtd_validation=False,
-        no_network=True,         # never fetch anything
-        huge_tree=False,         # keep libxml2's limits against oversized nodes
-        remove_comments=True,    # comments carry no data; fewer nodes to walk
-        remove_pis=True,
-        collect_ids=False,
-    )
+    return etree.XMLParser(**_OPTIONS)
 
 
 def _refuse_doctype(line: int | None) -> XmlSecurityError:
@@ -55,7 +60,7 @@ def _refuse_doctype(line: int | None) -> XmlSecurityError:
 
 def parse_bytes(data: bytes) -> etree._ElementTree:
     """Parse XML bytes safely; raise XmlSyntaxError or XmlSecurityError."""
-    if not data.strip():
+    if not data or data.isspace():  # as `not data.strip()`, without copying the data
         raise XmlSyntaxError("le fichier est vide", None)
     try:
         root = etree.fromstring(data, _parser())
@@ -65,13 +70,61 @@ def parse_bytes(data: bytes) -> etree._ElementTree:
         if _DOCTYPE.search(data[:65536]) or any(w in text.lower() for w in _ENTITY_WORDS):
             raise _refuse_doctype(line) from exc
         raise XmlSyntaxError(f"XML mal formé (ligne {line}) : {text}", line) from exc
-    tree = root.getroottree()
+    return _checked(root.getroottree(), data)
+
+
+def _checked(tree: etree._ElementTree, data: bytes) -> etree._ElementTree:
+    """The tree, once it is known to hold no DTD and no entity reference."""
+    root = tree.getroot()
     docinfo = tree.docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise _refuse_doctype(1)
-    for _entity in root.iter(etree.Entity):  # defensive: unexpanded references
-        raise _refuse_doctype(_entity.sourceline)
+    if _may_hold_entities(data):  # defensive: unexpanded references
+        for _entity in root.iter(etree.Entity):
+            raise _refuse_doctype(_entity.sourceline)
     return tree
+
+
+def _may_hold_entities(data: bytes) -> bool:
+    """Whether entity reference nodes are possible at all: an entity must be declared in a
+    DTD (libxml2 rejects an undeclared one as malformed), so bytes declaring none cannot hold
+    any. Files not starting with an ASCII `<` (UTF-16, EBCDIC…) are always walked."""
+    if not data[:1024].removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"<"):
+        return True
+    return b"<!DOCTYPE" in data or b"<!ENTITY" in data
+
+
+def may_stream(data: bytes) -> bool:
+    """Whether `data` may be parsed by UnitStream: plain XML without any DTD (anything
+    else goes through parse_bytes, which refuses or reports it)."""
+    return bool(data) and not _may_hold_entities(data)
+
+
+class UnitStream:
+    """Parse bytes as parse_bytes does, chunk by chunk, saying which units are complete.
+
+    Iterating yields, after each chunk, (bytes fed so far, the elements named in `tags`
+    closed by that chunk). The tree is the one parse_bytes builds (same parser options), so a
+    caller may start working on complete units while the rest is parsed. Errors surface as
+    lxml's XMLSyntaxError or as XmlError from close(); parse_bytes gives the reported form.
+    """
+
+    def __init__(self, data: bytes, tags: tuple[str, ...], chunk: int = STREAM_CHUNK) -> None:
+        self._data = data
+        self._chunk = chunk
+        self._parser = etree.XMLPullParser(events=("end",), tag=tags, **_OPTIONS)
+
+    def __iter__(self) -> Iterator[tuple[int, list[etree._Element]]]:
+        data, chunk, parser = self._data, self._chunk, self._parser
+        for offset in range(0, len(data), chunk):
+            parser.feed(data[offset:offset + chunk])
+            yield min(offset + chunk, len(data)), [element for _, element in
+                                                   parser.read_events()]
+
+    def close(self) -> etree._ElementTree:
+        """Finish parsing; the tree, checked as parse_bytes checks it."""
+        root = self._parser.close()
+        return _checked(root.getroottree(), self._data)
 
 
 def parse_file(path: str | Path) -> etree._ElementTree:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -85,21 +85,31 @@ class Env:
 
     def index(self, el: etree._Element) -> dict[str, list]:
         """Children of `el` grouped by tag, built once."""
-        try:
-            return self._index[el]
-        except KeyError:
-            pass
-        idx: dict[str, list] = {}
+        idx = self._index.get(el)  # not try/except: most calls build a new index
+        if idx is not None:
+            return idx
+        idx = {}
         if isinstance(el, _Leaf):
             return idx
         for child in el.iterchildren(etree.Element):
             tag = child.tag
-            if tag in idx:
-                idx[tag].append(child)
-            else:
+            group = idx.get(tag)
+            if group is None:
                 idx[tag] = [child]
+            else:
+                group.append(child)
         self._index[el] = idx
         return idx
+
+    def named(self, el: etree._Element, tag: str) -> Iterable:
+        """The children of `el` named `tag`, in order: from the index when it is built,
+        else read directly (without indexing every child)."""
+        idx = self._index.get(el)
+        if idx is not None:
+            return idx.get(tag, _EMPTY)
+        if isinstance(el, _Leaf):
+            return _EMPTY
+        return el.iterchildren(tag)
 
     def children(self, el: etree._Element, tag: str) -> list:
         try:
@@ -111,6 +121,18 @@ class Env:
         """`el` itself when named `tag`, then its descendants named `tag`."""
         found = self.descendants(el, tag)
         return [el, *found] if el.tag == tag else found
+
+    def prefetch(self, el: etree._Element, tags: tuple[str, ...]) -> None:
+        """Find the descendants of `el` named each of `tags` in one walk (what descendants()
+        would then find tag by tag)."""
+        if not tags or isinstance(el, _Leaf):
+            return
+        found: dict[str, list] = {tag: [] for tag in tags}
+        for node in el.iter(*tags):
+            if node is not el:
+                found[node.tag].append(node)
+        for tag, nodes in found.items():
+            self._desc[(el, tag)] = nodes
 
     def descendants(self, el: etree._Element, tag: str) -> list:
         """Descendant elements named `tag` (not `el` itself), in document order."""
