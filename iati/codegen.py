@@ -524,12 +524,12 @@ def generate(items: list[Any], base: int = 0) -> tuple[str, dict[str, Any], list
                 body.add(f"if not I.keys().isdisjoint({g.const(guard)}):")
             body.depth += 1
         if hasattr(item, "foreach"):
-            guard = _loop_guard(g, item.foreach.source)
-            if guard is None:
+            selects = _loop_guard(g, item.foreach.source)
+            if selects is None:
                 body.add(f"loop({index}, el)")
             else:  # no value to loop over: nothing to expand
                 g.flush(body)
-                body.add(f"if {guard}:")
+                body.add(f"if {selects}:")
                 body.add(f"    loop({index}, el)")
         else:
             attempt = _Source()

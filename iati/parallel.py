@@ -5,9 +5,13 @@ of activities. On Linux the worker processes are forked from the parsed tree: th
 without copying it, and send back only their findings. Meanwhile the parent validates the
 XSD; if that refuses the file, the workers' findings are dropped.
 
-Given the file's bytes, the workers start even before the parse ends (`Batches`): the parent
-parses chunk by chunk, and forks a process for the activities complete so far whenever a CPU
-is free, so parsing (about a third of the work) overlaps with checking.
+Given the file's bytes (validate_bytes), the workers are forked before anything is parsed
+(`Shares`): each parses only the beginning of the file, up to the end of its share of the
+activities, and checks that share on its own tree, while the parent parses the whole file,
+runs the XSD step and checks the last share. Nothing is shared after the fork, so no page of
+the tree is copied on write (touching every element of a shared tree, as lxml does when it
+creates its proxies, costs about as much as a third of the checking); the price is parsing
+the beginning of the file twice.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import islice
 from multiprocessing.connection import Connection
+from typing import TypeVar
 
 from lxml import etree
 
@@ -30,6 +35,7 @@ from iati.lines import LineOf
 from iati.rulesets import UNITS, IdSets, Ruleset
 from iati.xpath import Env
 
+T = TypeVar("T")
 PARALLEL_FROM = 2000  # activities: below this, starting processes costs more than it saves
 MAX_WORKERS = 8
 
@@ -86,22 +92,21 @@ def _work(bounds: tuple[int, int]) -> list[Finding]:
     return _without_gc(_JOB.check, *bounds)
 
 
-def _without_gc(check: Callable[[int, int], list[Finding]], start: int,
-                stop: int) -> list[Finding]:
+def _without_gc(check: Callable[..., T], *args: object) -> T:
     """Run with the cycle collector paused: checking creates no cycles, only short-lived
     objects, and the collector would otherwise rescan the whole tree's proxies again and
     again."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return check(start, stop)
+        return check(*args)
     finally:
         if enabled:
             gc.enable()
 
 
 def worker_count(requested: int | None, units: int) -> int:
-    """How many processes: as asked, else one per CPU (at most 8) for large files."""
+    """How many processes: as asked, else one per idle CPU (at most 8) for large files."""
     if requested is not None:
         return max(1, requested)
     if units < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
@@ -112,7 +117,18 @@ def worker_count(requested: int | None, units: int) -> int:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_WORKERS))
+    return max(1, min(idle_cpus(cpus), MAX_WORKERS))
+
+
+def idle_cpus(cpus: int) -> int:
+    """CPUs the other processes leave to this one, from the 1-minute load average (which
+    counts this process too). A worker on a CPU that is busy anyway only adds the cost of
+    sharing the file out: on a loaded machine, one process finishes first."""
+    try:
+        others = max(0.0, os.getloadavg()[0] - 1)
+    except OSError:  # pragma: no cover - no load average on this system
+        return cpus
+    return max(1, min(cpus, int(cpus - others + 0.5)))
 
 
 def fork_available() -> bool:
@@ -120,8 +136,8 @@ def fork_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def stream_limit(requested: int | None) -> int:
-    """Processes (the parent included) a file streamed by Batches may use; 1: none forked."""
+def split_processes(requested: int | None) -> int:
+    """Processes (the parent included) that validate_bytes may share a file out to."""
     if requested is not None:
         return max(1, requested) if fork_available() else 1
     if not fork_available() or threading.active_count() > 1:
@@ -129,10 +145,39 @@ def stream_limit(requested: int | None) -> int:
     return worker_count(None, PARALLEL_FROM)
 
 
-def _send(job: UnitJob, start: int, stop: int, conn: Connection) -> None:
-    """In a forked worker: check units start..stop-1, send the findings (or the error)."""
+# Costs relative to parsing the whole file (measured on the synthetic portfolio with
+# bench/iati): checking codelists and rules takes about twice as long as parsing; what only
+# the parent does (the XSD step, then duplicates, sorting, freeing the tree) about 0.45.
+CHECK_PER_PARSE = 2.0
+PARENT_PER_PARSE = 0.45
+
+
+def split_points(size: int, processes: int) -> list[int]:
+    """Byte offsets ending the share of each of `processes - 1` workers.
+
+    Worker w parses the file up to its offset and checks the units completed since the
+    previous one; the parent parses everything, runs the XSD step and checks the units after
+    the last offset. With parse cost 1 for the whole file, worker w takes B_w + c (B_w -
+    B_w-1) and the parent 1 + x + c (1 - B_last): the offsets make these equal.
+    """
+    c, x = CHECK_PER_PARSE, PARENT_PER_PARSE
+    ratios = []
+    a = 0.0
+    for _ in range(processes - 1):
+        a = (1 + c * a) / (1 + c)  # B_w = a_w * T
+        ratios.append(a)
+    if not ratios:
+        return []
+    share = (1 + x + c) / (1 + c * ratios[-1])  # T
+    points = sorted({min(size, int(size * r * share)) for r in ratios})
+    return [p for p in points if 0 < p < size]
+
+
+def _run_and_send(work: Callable[[], object], conn: Connection) -> None:
+    """In a forked worker: run `work` with the cycle collector paused, send its result (or
+    its exception) to the parent."""
     try:
-        conn.send(("ok", _without_gc(job.check, start, stop)))
+        conn.send(("ok", _without_gc(work)))
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         try:
             conn.send(("error", exc))
@@ -142,117 +187,83 @@ def _send(job: UnitJob, start: int, stop: int, conn: Connection) -> None:
         conn.close()
 
 
-@dataclass
-class _Batch:
-    start: int
-    stop: int
-    process: multiprocessing.process.BaseProcess
-    conn: Connection
-    result: tuple[str, object] | None = None
+class Forked:
+    """One forked process computing `work()`; its result is read back through a pipe."""
 
-
-class Batches:
-    """Worker processes forked while the file is still being parsed, one range of complete
-    units each; `finish` forks the rest once the whole tree is there."""
-
-    def __init__(self, job: UnitJob, limit: int, requested: int | None) -> None:
-        self.job = job
-        self.limit = limit          # processes at a time, the parent included
-        self.requested = requested  # workers= as given (None: automatic)
-        self.assigned = 0           # units 0..assigned-1 have a process
-        self.batches: list[_Batch] = []
-
-    def _running(self) -> int:
-        """Processes still checking (a finished one's findings are read as they come)."""
-        busy = 0
-        for batch in self.batches:
-            if batch.result is None and batch.conn.poll():
-                batch.result = _receive(batch.conn)
-            if batch.result is None:
-                busy += 1
-        return busy
-
-    def start(self, stop: int) -> None:
-        """Fork a process checking units assigned..stop-1."""
+    def __init__(self, work: Callable[[], object]) -> None:
         receiver, sender = multiprocessing.Pipe(duplex=False)
-        process = multiprocessing.get_context("fork").Process(
-            target=_send, args=(self.job, self.assigned, stop, sender), daemon=True)
-        process.start()
+        self.process = multiprocessing.get_context("fork").Process(
+            target=_run_and_send, args=(work, sender), daemon=True)
+        self.process.start()
         sender.close()  # the worker holds the only sending end: EOF when it dies
-        self.batches.append(_Batch(self.assigned, stop, process, receiver))
-        self.assigned = stop
+        self.conn = receiver
 
-    def offer(self, complete: int, fed: int, size: int) -> None:
-        """While parsing: `complete` units are whole after `fed` of `size` bytes; fork a
-        process for some waiting ones if a CPU is free and the file is worth it.
-
-        Batches stay small (a sixth of a CPU's share): whatever is still running when the
-        parse ends cannot be shared out any more, while the units left then are split
-        evenly by `finish`."""
-        waiting = complete - self.assigned
-        if waiting <= 0 or self._running() >= self.limit - 1:  # the parent is parsing
-            return
-        estimate = complete * size // max(fed, 1)
-        if self.requested is None and estimate < PARALLEL_FROM:
-            return
-        batch = max(1, estimate // (self.limit * 6))
-        if waiting >= batch:
-            self.start(self.assigned + batch)
-
-    def finish(self, units: int, schema_step: Callable[[], bool]) -> list[Finding] | None:
-        """Fork processes for the units left, run the schema step meanwhile; every unit's
-        findings in order, or None when the schema step refuses the file."""
+    def result(self) -> object:
+        """Wait for the result; the worker's exception is raised here."""
         try:
-            left = units - self.assigned
-            if left > 0:
-                parts = max(1, min(self.limit, left // 50))
-                step = -(-left // parts)
-                for stop in range(self.assigned + step, units + step, step):
-                    self.start(min(stop, units))
+            status, payload = self.conn.recv()
+        except EOFError:
+            status, payload = "error", RuntimeError("a validation worker process died")
+        finally:
+            self.conn.close()
+            self.process.join()
+        if status != "ok":
+            raise payload  # type: ignore[misc]
+        return payload
+
+    def stop(self) -> None:
+        """End the worker (its result is not needed)."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+@dataclass
+class Shares:
+    """Workers started before the parse, each checking one range of units (`ranges[w]`, as
+    the parent counted them; None: worker w's result cannot be used)."""
+
+    workers: list[Forked]
+    ranges: list[tuple[int, int] | None]
+    own_start: int  # the parent checks units own_start..end
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    def finish(self, job: UnitJob, units: int,
+               schema_step: Callable[[], bool]) -> list[Finding] | None:
+        """The schema step, then the parent's own units, then the workers' findings, in unit
+        order; None when the schema step refuses the file. A range a worker could not check
+        as the parent counted it is checked here."""
+        try:
             if not schema_step():
                 self.stop()
                 return None
+            own = _without_gc(job.check, self.own_start, units)
             found: list[Finding] = []
-            for batch in self.batches:
-                if batch.result is None:
-                    batch.result = _receive(batch.conn)
-                batch.process.join()
-                status, payload = batch.result
-                if status != "ok":
-                    raise payload  # type: ignore[misc]
-                found.extend(payload)  # type: ignore[arg-type]
-            return found
+            for worker, bounds in zip(self.workers, self.ranges, strict=True):
+                result = worker.result()
+                if bounds is None:
+                    continue
+                if isinstance(result, tuple) and result[0] == bounds:
+                    found.extend(result[1])
+                else:  # the worker saw another file structure: check the range here
+                    found.extend(_without_gc(job.check, *bounds))
+            return found + own
         except BaseException:
             self.stop()
             raise
-        finally:
-            for batch in self.batches:
-                batch.conn.close()
-
-    def stop(self) -> None:
-        """End every worker (their findings are not needed)."""
-        for batch in self.batches:
-            if batch.process.is_alive():
-                batch.process.kill()
-        for batch in self.batches:
-            batch.process.join()
-            batch.conn.close()
-
-
-def _receive(conn: Connection) -> tuple[str, object]:
-    try:
-        return conn.recv()
-    except EOFError:
-        return ("error", RuntimeError("a validation worker process died"))
 
 
 def run_units(job: UnitJob, units: int, schema_step: Callable[[], bool],
-              workers: int | None, started: Batches | None = None) -> list[Finding] | None:
+              workers: int | None, shares: Shares | None = None) -> list[Finding] | None:
     """The units' findings, or None when the schema step refuses the file.
 
-    `started`: processes already checking the first units (a streamed parse)."""
-    if started is not None and started.batches:
-        return started.finish(units, schema_step)
+    `shares`: workers started before the parse, checking the first units (validate_bytes)."""
+    if shares is not None:
+        return shares.finish(job, units, schema_step)
     count = worker_count(workers, units)
     if count <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         if not schema_step():

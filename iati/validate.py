@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from lxml import etree
@@ -17,7 +18,7 @@ from lxml import etree
 from iati.codelists import codelist_checker, org_id_prefixes
 from iati.findings import CRITICAL, ERROR, Finding, is_blocking, is_refused, sort_key
 from iati.lines import LIBXML_LINE_LIMIT, LineMap, LineOf, plain_line
-from iati.parallel import Batches, UnitJob, run_units, stream_limit
+from iati.parallel import Forked, Shares, UnitJob, run_units, split_points, split_processes
 from iati.rulesets import UNITS, IdSets, Ruleset, node_xpath, our_ruleset
 from iati.schema import check_schema
 from iati.standard import Standard, get_standard
@@ -27,7 +28,7 @@ from iati.xmlsafe import UnitStream, XmlError, XmlSecurityError, may_stream, par
 NOT_XML_ID = "0.1.1"
 DOCTYPE_ID = "ptfops-doctype"
 DUPLICATE_ID = "1.1.2"
-STREAM_FROM = 1 << 20  # bytes: smaller files are parsed whole, then checked
+SHARE_FROM = 8 << 20  # bytes: smaller files are checked by the process that parses them
 
 
 @dataclass
@@ -61,9 +62,9 @@ def validate_file(path: str | Path, **options: object) -> Report:
 
 def validate_bytes(data: bytes, **options: object) -> Report:
     """Validate IATI XML given as bytes (an upload)."""
-    limit = stream_limit(options.get("workers"))  # type: ignore[arg-type]
-    if limit > 1 and len(data) >= STREAM_FROM and may_stream(data):
-        report = _validate_streamed(data, limit, options)
+    processes = split_processes(options.get("workers"))  # type: ignore[arg-type]
+    if processes > 1 and len(data) >= SHARE_FROM and may_stream(data):
+        report = _validate_shared(data, processes, options)
         if report is not None:
             return report
     try:
@@ -73,54 +74,87 @@ def validate_bytes(data: bytes, **options: object) -> Report:
     return validate_tree(tree, source=data, **options)
 
 
-@dataclass
-class _Stream:
-    """A parse in progress: the job and processes started on its complete units."""
+def _units_in_order(units: list[etree._Element], root: list[etree._Element | None]) -> bool:
+    """Whether these newly closed units are children of one IATI root, of its unit kind, in
+    the order the checks number them (`root` holds that root once seen)."""
+    for unit in units:
+        if root[0] is None:
+            parent = unit.getparent()
+            kind = file_kind(parent) if parent is not None else None
+            if kind is None or parent.getparent() is not None:
+                return False
+            root[0] = parent
+        if unit.getparent() is not root[0] or unit.tag != UNITS[file_kind(root[0])]:
+            return False
+    return True
 
-    job: UnitJob
-    batches: Batches
+
+def _check_share(data: bytes, stops: list[int], share: int,
+                 options: dict[str, object]) -> tuple[tuple[int, int], list[Finding]] | None:
+    """In a worker: parse `data` up to stops[share], check the units closed since the
+    previous stop. ((first, end) unit numbers, findings), or None for a file not as
+    expected (the parent then decides)."""
+    root: list[etree._Element | None] = [None]
+    complete, first = 0, 0
+    stream = UnitStream(data, tuple(UNITS.values()), stops)
+    for fed, units in stream:
+        if not _units_in_order(units, root):
+            return None
+        complete += len(units)
+        if share and fed == stops[share - 1]:
+            first = complete
+        if fed == stops[share]:
+            break
+    if root[0] is None or is_refused(check_version(root[0])):
+        return None
+    job = _unit_job(root[0], file_kind(root[0]), data, **options)  # type: ignore[arg-type]
+    return (first, complete), job.check(first, complete)
 
 
-def _validate_streamed(data: bytes, limit: int, options: dict[str, object]) -> Report | None:
-    """Parse chunk by chunk, checking complete activities in forked processes meanwhile.
-
-    The same report as parse_bytes + validate_tree; None (nothing started any more) for
-    anything unusual (not well-formed, not IATI, a refused version, units out of place…):
-    the caller then takes the ordinary path, which reports it.
-    """
-    stream = UnitStream(data, tuple(UNITS.values()))
-    root: etree._Element | None = None
-    started: _Stream | None = None
-    complete = 0
-    usable = True
+def _validate_shared(data: bytes, processes: int, options: dict[str, object]) -> Report | None:
+    """validate_bytes with workers forked before the parse, each checking a share of the
+    activities on its own partial tree (see iati.parallel). The same report as the ordinary
+    path; None (every worker stopped) for a file that is not well-formed, not IATI or
+    unusual: the caller then takes the ordinary path, which reports it."""
+    stops = split_points(len(data), processes)
+    if not stops:
+        return None
+    options = {**options, "today": options.get("today") or date.today()}  # one day for all
+    try:  # what the workers need, loaded once before they are forked
+        standard = options.get("standard") or get_standard()
+        if options.get("ruleset") is None:
+            our_ruleset()
+        codelist_checker(standard)  # type: ignore[arg-type]
+        org_id_prefixes(standard)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - the ordinary path raises it again, where it belongs
+        return None
+    workers = [Forked(partial(_check_share, data, stops, share, options))
+               for share in range(len(stops))]
+    root: list[etree._Element | None] = [None]
+    complete, counts, usable = 0, [], True
     try:
+        stream = UnitStream(data, tuple(UNITS.values()), stops)
         for fed, units in stream:
-            for unit in units if usable else ():
-                if root is None:
-                    root = unit.getparent()
-                    kind = file_kind(root) if root is not None else None
-                    if kind is None or root.getparent() is not None or \
-                            is_refused(check_version(root)):
-                        usable = False
-                        break
-                    job = _unit_job(root, kind, data, **options)  # type: ignore[arg-type]
-                    requested = options.get("workers")
-                    started = _Stream(job, Batches(job, limit, requested))  # type: ignore[arg-type]
-                if unit.getparent() is not root or unit.tag != UNITS[kind]:
-                    usable = False  # a unit out of place: the ordinary path
-                    break
-                complete += 1
-            if not usable and started is not None:
-                started.batches.stop()
-                started = None
-            if started is not None:
-                started.batches.offer(complete, fed, len(data))
+            usable = usable and _units_in_order(units, root)
+            complete += len(units)
+            if fed in stops:
+                counts.append(complete)
         tree = stream.close()
     except Exception:  # noqa: BLE001 - the ordinary path parses again and reports it
-        if started is not None:
-            started.batches.stop()
+        for worker in workers:
+            worker.stop()
         return None
-    return _validate(tree, source=data, stream=started, **options)  # type: ignore[arg-type]
+    if not usable or len(counts) != len(stops):
+        for worker in workers:
+            worker.stop()
+        return _validate(tree, source=data, **options)  # type: ignore[arg-type]
+    ranges: list[tuple[int, int] | None] = list(zip([0, *counts], counts, strict=False))
+    shares = Shares(workers, ranges, counts[-1])
+    try:
+        return _validate(tree, source=data, shares=shares, **options)  # type: ignore[arg-type]
+    except BaseException:
+        shares.stop()  # a worker blocked on sending its findings would otherwise wait forever
+        raise
 
 
 def _unreadable(exc: XmlError) -> Report:
@@ -161,22 +195,19 @@ def _validate(tree: etree._ElementTree, *, ruleset: Ruleset | None = None,
               extra_rulesets: Iterable[Ruleset] = (), today: date | None = None,
               known_org_ids: Iterable[str] = (), standard: Standard | None = None,
               source: bytes | None = None, workers: int | None = None,
-              stream: _Stream | None = None) -> Report:
-    """validate_tree, possibly with units already being checked by a streamed parse."""
+              shares: Shares | None = None) -> Report:
+    """validate_tree, possibly with workers already checking shares of the units."""
     standard = standard or get_standard()
     root = tree.getroot()
     kind = file_kind(root)
     report = Report(kind=kind, version=root.get("version"))
     report.findings.extend(check_version(root))
     if report.refused:
-        if stream is not None:  # not reached: a streamed parse starts after this check
-            stream.batches.stop()
+        if shares is not None:  # workers found the same and sent nothing to use
+            shares.stop()
         return report
-    if stream is not None:
-        job = stream.job
-    else:
-        job = _unit_job(root, kind, source, ruleset=ruleset, extra_rulesets=extra_rulesets,
-                        today=today, known_org_ids=known_org_ids, standard=standard)
+    job = _unit_job(root, kind, source, ruleset=ruleset, extra_rulesets=extra_rulesets,
+                    today=today, known_org_ids=known_org_ids, standard=standard)
     line_of = job.line_of
     units = job.units()
     report.units = len(units)
@@ -186,8 +217,7 @@ def _validate(tree: etree._ElementTree, *, ruleset: Ruleset | None = None,
         report.findings.extend(check_schema(tree, kind, standard, line_of))
         return not report.refused
 
-    found = run_units(job, len(units), schema_step, workers,
-                      stream.batches if stream is not None else None)
+    found = run_units(job, len(units), schema_step, workers, shares)
     if found is not None:
         report.findings.extend(job.codelists.check_root(root, kind))
         report.findings.extend(found)
@@ -202,16 +232,16 @@ def _duplicates(job: UnitJob, units: list[etree._Element]) -> list[Finding]:
     if job.kind != "iati-activities":
         return []
     out: list[Finding] = []
-    seen: dict[str, int | None] = {}
+    seen: dict[str, etree._Element] = {}  # the first element with that text
     for number, unit in enumerate(units, 1):
         element = next(unit.iterchildren("iati-identifier"), None)
         if element is None:
             continue
         text = element.text or ""
         if text not in seen:
-            seen[text] = job.line_of(element)
+            seen[text] = element  # its line is only looked up for a duplicate
             continue
-        first = seen[text]
+        first = job.line_of(seen[text])
         out.append(Finding(DUPLICATE_ID, ERROR,
                            f"l'identifiant d'activité « {text} » est déjà utilisé"
                            f"{f' ligne {first}' if first else ''} : il doit être unique",

@@ -7,7 +7,7 @@ nothing is resolved, read from disk or fetched.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lxml import etree
@@ -104,22 +104,25 @@ class UnitStream:
     """Parse bytes as parse_bytes does, chunk by chunk, saying which units are complete.
 
     Iterating yields, after each chunk, (bytes fed so far, the elements named in `tags`
-    closed by that chunk). The tree is the one parse_bytes builds (same parser options), so a
-    caller may start working on complete units while the rest is parsed. Errors surface as
-    lxml's XMLSyntaxError or as XmlError from close(); parse_bytes gives the reported form.
+    closed by that chunk). Chunks also end at each of `stops`, so that processes feeding the
+    same bytes with the same stops see the same units closed at each stop. The tree is the one
+    parse_bytes builds (same parser options). Errors surface as lxml's XMLSyntaxError or as
+    XmlError from close(); parse_bytes gives the reported form.
     """
 
-    def __init__(self, data: bytes, tags: tuple[str, ...], chunk: int = STREAM_CHUNK) -> None:
+    def __init__(self, data: bytes, tags: tuple[str, ...], stops: Iterable[int] = (),
+                 chunk: int = STREAM_CHUNK) -> None:
         self._data = data
-        self._chunk = chunk
+        self._ends = sorted({*range(chunk, len(data), chunk), *(
+            stop for stop in stops if 0 < stop < len(data)), len(data)})
         self._parser = etree.XMLPullParser(events=("end",), tag=tags, **_OPTIONS)
 
     def __iter__(self) -> Iterator[tuple[int, list[etree._Element]]]:
-        data, chunk, parser = self._data, self._chunk, self._parser
-        for offset in range(0, len(data), chunk):
-            parser.feed(data[offset:offset + chunk])
-            yield min(offset + chunk, len(data)), [element for _, element in
-                                                   parser.read_events()]
+        data, parser, start = self._data, self._parser, 0
+        for end in self._ends:
+            parser.feed(data[start:end])
+            start = end
+            yield end, [element for _, element in parser.read_events()]
 
     def close(self) -> etree._ElementTree:
         """Finish parsing; the tree, checked as parse_bytes checks it."""

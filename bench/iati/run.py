@@ -13,6 +13,7 @@ Usage: .venv/bin/python bench/iati/run.py [--activities 10000] [--large 100000] 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -33,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # the project's packages, also when run from elsewhere
     sys.path.insert(0, str(ROOT))
 
@@ -57,6 +57,7 @@ class Row:
     rounds_cpu_s: list[float] = field(default_factory=list)
     peak_rss_mb: float | None = None   # the process's max RSS (child processes only)
     start_rss_mb: float | None = None  # its RSS once imports were done, before the work
+    processes: list[int] = field(default_factory=list)  # validation: processes per round
     note: str = ""
 
 
@@ -94,25 +95,29 @@ class ChildRun:
     cpu_s: float
     peak_rss_mb: float
     stdout: str
+    stderr: str
     returncode: int
 
 
 def run_child(argv: list[str]) -> ChildRun:
     """Run `argv` to the end; wall time, and CPU time and max RSS from wait4 (this child and
-    the children it waited for)."""
-    wall = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-                            stdin=subprocess.DEVNULL)
-    stdout, stderr = proc.stdout.read(), proc.stderr.read()  # small: read to EOF, then reap
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.perf_counter() - wall
-    proc.stdout.close()
-    proc.stderr.close()
+    the children it waited for). Standard error goes to a file: a pipe left unread could
+    fill up and block the child."""
+    with tempfile.TemporaryFile() as errors:
+        wall = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, cwd=ROOT,
+                                stdin=subprocess.DEVNULL)
+        stdout = proc.stdout.read()  # one short line: read to EOF, then reap with wait4
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - wall
+        proc.stdout.close()
+        errors.seek(0)
+        stderr = errors.read()
     if proc.returncode != 0 and b"validates" not in stderr:
         sys.stderr.write(stderr.decode(errors="replace"))
     return ChildRun(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-                    stdout.decode(errors="replace") + stderr.decode(errors="replace"),
+                    stdout.decode(errors="replace"), stderr.decode(errors="replace"),
                     proc.returncode)
 
 
@@ -143,11 +148,11 @@ def export(count: int, path: Path, seed: int) -> tuple[Row, int]:
     child = run_child([sys.executable, str(Path(__file__).resolve()), "--export-child",
                        str(count), str(path), "--seed", str(seed)])
     if child.returncode != 0:
-        raise RuntimeError(f"export of {count} activities failed:\n{child.stdout}")
+        raise RuntimeError(f"export of {count} activities failed:\n{child.stderr}")
     data = json.loads(child.stdout.strip().splitlines()[-1])
     row = Row(f"export {count:,} activities", data["wall_s"], data["cpu_s"], [data["wall_s"]],
-              [data["cpu_s"]], child.peak_rss_mb, data["start_rss_mb"],
-              f"{data['bytes'] / 1e6:,.1f} MB written")
+              [data["cpu_s"]], peak_rss_mb=child.peak_rss_mb, start_rss_mb=data["start_rss_mb"],
+              note=f"{data['bytes'] / 1e6:,.1f} MB written")
     return row, data["bytes"]
 
 
@@ -156,58 +161,83 @@ def xmllint_argv(schema: Path, path: Path) -> list[str]:
     return ["xmllint", "--noout", "--nonet", "--schema", str(schema), str(path)]
 
 
-def validation(path: Path, small: Path, repeat: int,
-               workers: int | None) -> tuple[list[Row], bool]:
-    """xmllint, our parse + XSD step, our full validation (default workers, and one process),
-    in turn, `repeat` times: medians, and whether both validations found exactly the same."""
+def validate_child(mode: str, path: str, small: str, workers: int | None) -> int:
+    """In a child process: warm up as a server would (schema, codelists and ruleset loaded),
+    then validate `path` once; print the times and what was found."""
+    from iati.parallel import split_processes
     from iati.schema import check_schema
-    from iati.standard import get_standard
     from iati.validate import validate_file
     from iati.xmlsafe import parse_file
 
-    standard = get_standard()
-    argv = xmllint_argv(standard.activity_schema, path)
-    validate_file(small)  # load the schema, codelists and ruleset once, as a server would
+    validate_file(small)
+    if mode == "xsd":
+        wall, cpu, found = timed(lambda: check_schema(parse_file(path), "iati-activities"))
+        processes = 1
+    else:
+        processes = split_processes(workers)  # what validate_file chooses right now
+        wall, cpu, report = timed(lambda: validate_file(path, workers=workers))
+        found = report.findings
+    digest = hashlib.sha256(repr([(f.id, f.severity, f.message, f.xpath, f.line, f.advisory)
+                                  for f in found]).encode()).hexdigest()
+    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "processes": processes, "digest": digest,
+                      "ids": dict(Counter(f.id for f in found))}))
+    return 0
 
-    def schema_step() -> int:
-        tree = parse_file(path)
-        return len(check_schema(tree, "iati-activities", standard))
 
-    runs: dict[str, list[tuple[float, float]]] = {"xmllint": [], "xsd": [], "full": [],
-                                                   "single": []}
-    findings: dict[str, int] = {}
-    reports: dict[str, list] = {}
+def validation(path: Path, small: Path, repeat: int,
+               workers: int | None) -> tuple[dict[str, Row], bool]:
+    """In turn, `repeat` times: xmllint, our parse + XSD step, our full validation with the
+    default workers (or --workers), in one process, and shared out to every CPU. Each one in
+    a fresh process (ours warmed up first, as a server is): medians, and whether the three
+    validations found exactly the same."""
+    from iati.standard import get_standard
+
+    argv = xmllint_argv(get_standard().activity_schema, path)
+    cpus = len(os.sched_getaffinity(0))
+    variants: dict[str, tuple[str, str]] = {
+        "xsd": ("xsd", "default"), "full": ("full", str(workers or "default")),
+        "single": ("full", "1")}
+    if cpus > 1:
+        variants["shared"] = ("full", str(cpus))
+    runs: dict[str, list[tuple[float, float]]] = {"xmllint": []}
+    results: dict[str, list[dict[str, Any]]] = {}
     for round_no in range(1, repeat + 1):
-        print(f"round {round_no}/{repeat}: xmllint, parse + XSD, full validation "
-              f"(default workers, then one process)", flush=True)
+        print(f"round {round_no}/{repeat}: xmllint, parse + XSD, full validation (default, one "
+              f"process{f', {cpus} processes' if cpus > 1 else ''})", flush=True)
         child = run_child(argv)
         if child.returncode != 0:
-            raise RuntimeError(f"xmllint refused {path}:\n{child.stdout[-2000:]}")
+            raise RuntimeError(f"xmllint refused {path}:\n{child.stderr[-2000:]}")
         runs["xmllint"].append((child.wall_s, child.cpu_s))
-        wall, cpu, errors = timed(schema_step)
-        runs["xsd"].append((wall, cpu))
-        findings["xsd"] = errors
-        wall, cpu, report = timed(lambda: validate_file(path, workers=workers))
-        runs["full"].append((wall, cpu))
-        findings["full"] = len(report.findings)
-        reports.setdefault("full", report.findings)
-        wall, cpu, report = timed(lambda: validate_file(path, workers=1))
-        runs["single"].append((wall, cpu))
-        findings["single"] = len(report.findings)
-        reports.setdefault("single", report.findings)
-    same = reports["full"] == reports["single"]
-    ids = Counter(f.id for f in reports["full"])
+        for key, (mode, count) in variants.items():
+            child = run_child([sys.executable, str(Path(__file__).resolve()), "--validate-child",
+                               mode, str(path), str(small), count])
+            if child.returncode != 0:
+                raise RuntimeError(f"validation ({key}) failed:\n{child.stderr[-3000:]}")
+            result = json.loads(child.stdout.strip().splitlines()[-1])
+            runs.setdefault(key, []).append((result["wall_s"], result["cpu_s"]))
+            results.setdefault(key, []).append(result)
+    digests = {r["digest"] for key in ("full", "single", "shared") for r in results.get(key, [])}
+    same = len(digests) == 1
+    ids = results["full"][0]["ids"]
     summary = ", ".join(f"{rule} x{count}" for rule, count in sorted(ids.items()))
-    return [
-        median_row("xmllint --schema (libxml2)", runs["xmllint"], note="reference"),
-        median_row("ours: parse + XSD step", runs["xsd"],
-                   note=f"{findings['xsd']} schema error(s)"),
-        median_row(f"ours: full validation{'' if workers is None else f', {workers} workers'}",
-                   runs["full"], note=f"{findings['full']} finding(s): {summary}"),
-        median_row("ours: full, one process", runs["single"],
-                   note=f"{findings['single']} finding(s), "
-                        f"{'the same' if same else 'NOT THE SAME'} as with several processes"),
-    ], same
+    processes = [r["processes"] for r in results["full"]]
+    default = "default" if workers is None else f"--workers {workers}"
+    rows = {
+        "xmllint": median_row("xmllint --schema (libxml2)", runs["xmllint"], note="reference"),
+        "xsd": median_row("ours: parse + XSD step", runs["xsd"],
+                          note=f"{sum(results['xsd'][0]['ids'].values())} schema error(s)"),
+        "full": median_row(f"ours: full validation ({default})", runs["full"],
+                           processes=processes,
+                           note=f"{sum(ids.values())} finding(s): {summary}; processes chosen "
+                                f"per round: {', '.join(map(str, processes))}"),
+        "single": median_row("ours: full, one process", runs["single"], processes=[1]),
+    }
+    if "shared" in runs:
+        rows["shared"] = median_row(f"ours: full, {cpus} processes", runs["shared"],
+                                    processes=[cpus])
+    rows["single" if "shared" not in rows else "shared"].note = \
+        f"findings {'the same' if same else 'NOT THE SAME'} in every variant"
+    return rows, same
 
 
 def senegal_import(tmp: Path) -> Row | Skipped:
@@ -266,6 +296,8 @@ def verdict(rows: dict[str, Row], large: Row | None, same: bool) -> dict[str, An
         "full_vs_xmllint_cpu": ratio(rows["full"], "cpu_s"),
         "single_vs_xmllint_wall": ratio(rows["single"], "wall_s"),
         "single_vs_xmllint_cpu": ratio(rows["single"], "cpu_s"),
+        **({"shared_vs_xmllint_wall": ratio(rows["shared"], "wall_s"),
+            "shared_vs_xmllint_cpu": ratio(rows["shared"], "cpu_s")} if "shared" in rows else {}),
         "full_vs_xmllint_wall_per_round": [
             ours / theirs for ours, theirs in zip(rows["full"].rounds_wall_s,
                                                  lint.rounds_wall_s, strict=True)],
@@ -312,9 +344,12 @@ def report(rows: list[Row | Skipped], outcome: dict[str, Any], machine: dict[str
                                     ratios["full_vs_xmllint_wall_per_round"]) + ")")
     print(f"full, one process / xmllint    {ratios['single_vs_xmllint_wall']:5.2f}x wall, "
           f"{ratios['single_vs_xmllint_cpu']:.2f}x CPU")
+    if "shared_vs_xmllint_wall" in ratios:
+        print(f"full, every CPU / xmllint      {ratios['shared_vs_xmllint_wall']:5.2f}x wall, "
+              f"{ratios['shared_vs_xmllint_cpu']:.2f}x CPU")
     print()
     verdicts = [f"validation <= {GOAL_VALIDATE_RATIO:.0f}x xmllint {mark(goals['validation_2x'])}",
-                f"same findings in 1 or more processes {mark(goals['same_findings'])}"]
+                f"same findings in every variant {mark(goals['same_findings'])}"]
     if "export_rss" in goals:
         verdicts.append(f"export RSS < {GOAL_RSS_MB:.0f} MB {mark(goals['export_rss'])}")
     print("  ".join(verdicts) + f"  => {mark(outcome['passed'])}")
@@ -347,9 +382,14 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--export-child", nargs=2, metavar=("COUNT", "PATH"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--validate-child", nargs=4,
+                        metavar=("MODE", "PATH", "SMALL", "WORKERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.export_child:
         return export_child(int(args.export_child[0]), args.export_child[1], args.seed)
+    if args.validate_child:
+        mode, path, small, count = args.validate_child
+        return validate_child(mode, path, small, None if count == "default" else int(count))
     if shutil.which("xmllint") is None:
         print("error: xmllint is not installed (Debian libxml2-utils: make system-deps)",
               file=sys.stderr)
@@ -377,19 +417,19 @@ def main() -> int:
             (tmp / "large.xml").unlink()
             rows.append(large)
         checked, same = validation(path, small, args.repeat, args.workers)
-        rows.extend(checked)
+        rows.extend(checked.values())
         print("importing the Senegal file", flush=True)
         imported = senegal_import(tmp)
         rows.append(imported)
     machine["load_after"] = os.getloadavg()[0]
-    by_key = dict(zip(("xmllint", "xsd", "full", "single"), checked, strict=True))
-    outcome = verdict(by_key, large, same)
+    outcome = verdict(checked, large, same)
     report(rows, outcome, machine, args, sizes)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine,
-        "options": {k: v for k, v in vars(args).items() if k != "export_child"},
+        "options": {k: v for k, v in vars(args).items()
+                    if k not in ("export_child", "validate_child")},
         "sizes_bytes": sizes,
         "rows": [{"skipped": True, **asdict(r)} if isinstance(r, Skipped) else asdict(r)
                  for r in rows],

@@ -48,3 +48,16 @@ def test_small_files_stay_in_one_process_and_large_ones_use_the_cpus():
     assert worker_count(None, 10) == 1
     assert worker_count(4, 10) == 4
     assert worker_count(None, PARALLEL_FROM) >= 1
+
+
+def test_sharing_a_file_before_parsing_finds_exactly_what_one_process_finds(monkeypatch):
+    import iati.validate as validate_module
+
+    data = _file(400, broken=7)  # the broken unit lands in the worker's share
+    data = data.replace(b"PTF-390<", b"PTF-390 <")  # a trailing space in the parent's share
+    monkeypatch.setattr(validate_module, "SHARE_FROM", len(data) // 2)  # take the shared path
+    one = validate_bytes(data, workers=1)
+    two = validate_bytes(data, workers=2)
+    assert _summary(two) == _summary(one)
+    assert {"9.41.1", "1.1.2"} <= {f.id for f in two.findings}
+    assert one.units == two.units == 401
