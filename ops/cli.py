@@ -154,19 +154,27 @@ def users_list() -> None:
             click.echo(f"{user.email}\t{user.role_label}\t{groups or '-'}\t{state}")
 
 
+def _account_or_exit(email: str):
+    """The account with this address (inside an app context), or exit 1 saying so."""
+    from sites.accounts import find_user
+
+    user = find_user(email)
+    if user is None:
+        click.echo(f"error: no account {email}", err=True)
+        raise SystemExit(1)
+    return user
+
+
 @users.command("disable")
 @click.argument("email")
 def users_disable(email: str) -> None:
     """Disable an account; its open sessions end at once."""
-    from sites.accounts import find_user, set_active
+    from sites.accounts import set_active
     from sites.extensions import db as database
 
     app = _app()
     with app.app_context():
-        user = find_user(email)
-        if user is None:
-            click.echo(f"error: no account {email}", err=True)
-            raise SystemExit(1)
+        user = _account_or_exit(email)
         set_active(user, False, actor="cli")
         database.session.commit()
         click.echo(f"disabled {user.email}")
@@ -176,15 +184,12 @@ def users_disable(email: str) -> None:
 @click.argument("email")
 def users_enable(email: str) -> None:
     """Re-enable a disabled account."""
-    from sites.accounts import find_user, set_active
+    from sites.accounts import set_active
     from sites.extensions import db as database
 
     app = _app()
     with app.app_context():
-        user = find_user(email)
-        if user is None:
-            click.echo(f"error: no account {email}", err=True)
-            raise SystemExit(1)
+        user = _account_or_exit(email)
         set_active(user, True, actor="cli")
         database.session.commit()
         click.echo(f"enabled {user.email}")
@@ -195,7 +200,7 @@ def users_enable(email: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
 def users_reset_password(email: str, password_stdin: bool) -> None:
     """Give an account a new password (generated and printed unless --password-stdin)."""
-    from sites.accounts import find_user, reset_password
+    from sites.accounts import reset_password
     from sites.extensions import db as database
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
@@ -203,10 +208,7 @@ def users_reset_password(email: str, password_stdin: bool) -> None:
         raise click.UsageError("the password must have at least 12 characters")
     app = _app()
     with app.app_context():
-        user = find_user(email)
-        if user is None:
-            click.echo(f"error: no account {email}", err=True)
-            raise SystemExit(1)
+        user = _account_or_exit(email)
         password = reset_password(user, password, actor="cli")
         database.session.commit()
         click.echo(f"new password set for {user.email}; their open sessions are closed")

@@ -15,11 +15,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, case, distinct, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
+from iati.geo import regions
 from iati.standard import StandardMissingError, get_standard
 from iati.xmlsafe import XmlError, parse_file
 from sites.cache import public_page
 from sites.extensions import db
-from sites.iati_mapping import regions
 from sites.models import (
     Group,
     IatiActivity,

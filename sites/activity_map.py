@@ -19,10 +19,10 @@ from flask_babel import get_locale
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from iati.geo import regions
 from sites.activities import Filters, _choices, xof
 from sites.boundaries import load as load_boundaries
 from sites.cache import public_page
-from sites.iati_mapping import regions
 from sites.map_data import (
     activity_features,
     boundary_features,

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from iati.geo import regions
 from iati.model import (
     Activity,
     ActivityDate,
@@ -28,7 +29,7 @@ from iati.model import (
 from sites.accounts import create_user
 from sites.documents import file_store
 from sites.extensions import db
-from sites.iati_mapping import from_model, publisher, regions, town_named
+from sites.iati_mapping import from_model, publisher, town_named
 from sites.models import (
     Article,
     Document,

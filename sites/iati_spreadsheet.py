@@ -19,13 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from iati import spreadsheet as sheets
+from iati.geo import towns
 from iati.model import Activity, RecipientCountry
 from iati.spreadsheet import ACTIVITIES, Applied, Problem, SheetRow, SpreadsheetError
 from sites.audit import record
 from sites.authz import can_edit_group, editable_groups
 from sites.extensions import db
 from sites.iati_files import activities_query
-from sites.iati_mapping import apply_model, from_model, publisher, to_model, towns
+from sites.iati_mapping import apply_model, from_model, publisher, to_model
 from sites.models import Group, IatiActivity, MembershipRole, User
 from sites.models.base import utcnow
 

@@ -18,7 +18,7 @@ from flask import url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from iati.geo import Place, geocode, region_capitals, towns
+from iati.geo import Place, geocode, region_capitals, regions, towns
 from sites.activities import (
     COMMITMENT,
     DISBURSEMENT,
@@ -31,7 +31,6 @@ from sites.activities import (
 )
 from sites.boundaries import load as load_boundaries
 from sites.extensions import db
-from sites.iati_mapping import regions
 from sites.models import IatiActivity, IatiLocation, IatiTransaction
 
 TOP_PER_REGION = 10  # activities named in a region's popup

@@ -316,8 +316,8 @@ def test_a_file_refused_by_its_check_does_not_replace_the_published_one(app, tmp
 
 
 def test_the_demo_seed_adds_a_portfolio_over_every_region_and_the_groups_once(app):
+    from iati.geo import regions
     from sites.demo import seed_activities
-    from sites.iati_mapping import regions
 
     with app.app_context():
         added = seed_activities()
