@@ -59,6 +59,9 @@ def lab_status() -> None:
     click.echo(f"apt proxy {state.proxy_url}: {'up' if proxy_up else 'down'}")
     click.echo(f"inventory: {state.inventory_file or '(not written)'}")
     click.echo(f"key: {state.key_file}")
+    if not proxy_up and not any(r.process for r in reports):
+        click.echo("stale: nothing of this lab runs (an interrupted run or a reboot); "
+                   "`ptfops lab up` replaces it, `ptfops lab down` clears it")
     if not (proxy_up and reports and all(r.healthy for r in reports)):
         raise SystemExit(1)
 

@@ -19,7 +19,7 @@ import yaml
 from ops.lab import host as lab_host
 from ops.lab import lifecycle, network
 from ops.lab.image import cache_file
-from ops.lab.state import LabPaths, LabState, cache_dir, load
+from ops.lab.state import HostState, LabPaths, LabState, cache_dir, load, save
 
 REPO = Path(__file__).resolve().parents[2]
 PTFOPS = Path(sys.executable).with_name("ptfops")
@@ -68,6 +68,19 @@ def lab() -> Iterator[Lab]:
         yield Lab(paths, state)
     finally:
         ptfops("lab", "down")
+
+
+def test_status_calls_a_lab_left_by_a_crash_or_a_reboot_stale(tmp_path: Path) -> None:
+    """Saved state with nothing running (a CI snapshot, a reboot) must not look like a live lab."""
+    paths = LabPaths(tmp_path / "cache")
+    save(paths, LabState(hosts=[HostState("web1", "web", "10.250.1.11", "ptflab-web1",
+                                          "ptflab-web1", "/nonexistent", pid=None)],
+                         gateway="10.250.1.1", proxy_url="http://10.250.1.1:3142",
+                         key_file=str(paths.key_file)))
+    done = ptfops("lab", "status", env={**os.environ, "PTFOPS_LAB_CACHE": str(paths.root)})
+    assert done.returncode == 1
+    assert "web1" in done.stdout and " stopped " in done.stdout and " booted " not in done.stdout
+    assert "stale" in done.stdout and "`ptfops lab up` replaces it" in done.stdout
 
 
 @pytest.mark.parametrize("command", ["up", "status", "down"])
