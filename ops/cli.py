@@ -10,24 +10,10 @@ import click
 
 from ops.deploy_cli import deploy
 from ops.iati_cli import iati
-from ops.inventory import InventoryError, check_inventory
+from ops.inventory import check_inventory
 from ops.lab.cli import lab
-
-
-def _app():
-    """The portal application, or a clean exit naming what is wrong."""
-    from sites import create_app
-    from sites.config import ConfigError
-
-    try:
-        return create_app()
-    except InventoryError as exc:
-        for issue in exc.issues:
-            click.echo(str(issue), err=True)
-        raise SystemExit(2) from exc
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from exc
+from ops.portal_app import portal_app as _app
+from ops.snapshots_cli import snapshots
 
 
 @click.group()
@@ -237,3 +223,4 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
 main.add_command(iati)
 main.add_command(lab)
 main.add_command(deploy)
+main.add_command(snapshots)

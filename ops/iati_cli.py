@@ -70,7 +70,7 @@ def export(out_dir: Path | None, base_url: str) -> None:
     Each file is written to a temporary file and validated like `ptfops iati validate`; a file
     with a critical finding is refused (exit 1) and the published one is kept.
     """
-    from ops.cli import _app
+    from ops.portal_app import portal_app as _app
     from sites.iati_files import ExportError, export_files
 
     def check(path: Path) -> str | None:
@@ -110,7 +110,7 @@ def import_(file: Path, group_slug: str, dry_run: bool, as_json: bool) -> None:
     """
     from sqlalchemy import select
 
-    from ops.cli import _app
+    from ops.portal_app import portal_app as _app
     from sites.extensions import db
     from sites.iati_import import ImportRefusedError, import_file
     from sites.models import Group

@@ -44,11 +44,12 @@ def _init_logging(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from sites import changes, security
+    from sites import changes, security, snapshots
     from sites.extensions import babel, csrf, db, limiter, login_manager
     from sites.i18n import select_locale
     from sites.templating import init_templating
 
+    snapshots.init_app(app)  # first registered: its after_request hook runs last
     db.init_app(app)
     with app.app_context():
         changes.install(db.session.session_factory)

@@ -21,6 +21,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from sites import snapshots
 from sites.extensions import db
 from sites.models import Article, Document, Meeting, Page, PublishState, SiteState
 from sites.models.base import as_utc, utcnow
@@ -65,6 +66,7 @@ def public_page(view: Callable[..., Any]) -> Callable[..., Response]:
             response = Response(status=304)
         else:
             response = make_response(view(*args, **kwargs))
+            snapshots.mark(stamp, str(get_locale()))
         if response.status_code in (200, 304):
             response.set_etag(etag)
             response.last_modified = last_modified

@@ -77,6 +77,8 @@ def build_config(instance: Path) -> dict[str, object]:
         "LOGIN_RATE_LIMIT": os.environ.get("PTFOPS_LOGIN_RATE_LIMIT", "10 per minute"),
         "SITE_URL": os.environ.get("PTFOPS_SITE_URL", ""),
         "PUBLIC_CACHE_SECONDS": int(os.environ.get("PTFOPS_PUBLIC_CACHE_SECONDS", "2")),
+        # Static snapshots of public pages for nginx (docs/performance.md); "" = off.
+        "SNAPSHOT_DIR": os.environ.get("PTFOPS_SNAPSHOT_DIR", ""),
         "INVENTORY_DIR": os.environ.get("PTFOPS_INVENTORY", ""),
         # Proxies in front of the app (1 behind nginx): client address from X-Forwarded-For.
         "PROXY_COUNT": int(os.environ.get("PTFOPS_PROXY_COUNT", "0")),

@@ -33,16 +33,31 @@ def _bind_remembered_session(_app: Flask, user: User) -> None:
     session["_id"] = login_manager._session_identifier_generator()
 
 
+def page_headers() -> dict[str, str]:
+    """The security headers of every page (HSTS aside, sent over TLS only).
+
+    nginx sends the same ones with the pages it serves from snapshots: the webhost role's
+    `webhost_page_headers` must equal this (tests/test_snapshots_nginx.py checks it).
+    """
+    return {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def _headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("Permissions-Policy", "geolocation=(), camera=(), microphone=()")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    for name, value in page_headers().items():
+        headers.setdefault(name, value)
     if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -211,3 +213,22 @@ class AuthActions:
 def auth(client) -> AuthActions:
     """Login helper for `client`."""
     return AuthActions(client)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB tmpfs, unmounted afterwards."""
+    mountpoint = tmp_path / "tiny-disk"
+    mountpoint.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (mount -t tmpfs is not permitted here)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs",
+                           str(mountpoint)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        if re.search(r"permission denied|not permitted|only root", done.stderr, re.I):
+            pytest.skip(f"mount -t tmpfs is not permitted here: {done.stderr.strip()}")
+        pytest.fail(f"mount -t tmpfs failed: {done.stderr.strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=True)

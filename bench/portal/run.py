@@ -2,7 +2,9 @@
 
 One run, one machine, side by side: (a) nginx serving a static file the size of the home page
 (measured before and after b and c), (b) the home page and (c) a group page through nginx,
-(d) the home page from gunicorn directly.
+(d) the home page from gunicorn directly. Public pages are served as deployed: from static
+snapshots (sites/snapshots.py, `ptfops snapshots watch` running) with nginx's micro-cache behind
+them; `--no-snapshots` measures the micro-cache alone.
 Then a focal point publishes a news item through the admin and the public home is polled until it
 shows it. Prints a table, the ratios and PASS/FAIL against the goals of issue 2; writes
 bench/results/portal.json. Everything listens on 127.0.0.1 and is stopped at the end.
@@ -36,6 +38,8 @@ from typing import Any
 
 import jinja2
 import requests
+
+from sites.security import page_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -90,6 +94,7 @@ class Checks:
     french_home_lang: str = ""
     static_cache_control: str = ""
     security_headers_through_cache: bool = False
+    snapshot_pages: int = -1              # pages in static snapshots at the end (-1: off)
 
 
 # ---------------------------------------------------------------- processes and ports
@@ -201,7 +206,7 @@ def render(template: str, **values: Any) -> str:
 
 
 def nginx_site_values(listen: str, upstream: str, static_dir: Path, cache_dir: Path,
-                      access_log: Path) -> dict[str, Any]:
+                      access_log: Path, snapshot_dir: Path | None) -> dict[str, Any]:
     """The site template's variables for this bench (a deployment sets the same names)."""
     return {
         "webhost_server_name": "localhost",
@@ -218,6 +223,10 @@ def nginx_site_values(listen: str, upstream: str, static_dir: Path, cache_dir: P
         "webhost_tls_certificate": "",
         "webhost_tls_certificate_key": "",
         "webhost_listen_tls": "443",
+        "webhost_hsts_max_age": 31536000,
+        "webhost_snapshot_dir": str(snapshot_dir) if snapshot_dir else "",
+        "webhost_languages": ["fr", "en"],
+        "webhost_page_headers": page_headers(),
     }
 
 
@@ -415,8 +424,7 @@ def check_config(base: str, session: requests.Session, static_url: str, log: Pat
         log, lambda: session.get(f"{base}/", timeout=10), checks.probes)
     anonymous = requests.get(f"{base}/", timeout=10)
     checks.security_headers_through_cache = all(
-        name in anonymous.headers for name in
-        ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"))
+        anonymous.headers.get(name) == value for name, value in page_headers().items())
     checks.signed_in_cache_control = session.get(f"{base}/", timeout=10).headers.get(
         "Cache-Control", "")
     for _ in range(2):
@@ -459,8 +467,14 @@ def measure(args: argparse.Namespace, tmp: Path, procs: Processes) -> dict[str, 
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # SQLite in the instance
     env.update(PTFOPS_INSTANCE=str(tmp / "instance"),
                PTFOPS_PUBLIC_CACHE_SECONDS=str(args.cache_seconds))
+    snapshot_dir = None if args.no_snapshots else tmp / "snapshots"
+    if snapshot_dir:
+        env["PTFOPS_SNAPSHOT_DIR"] = str(snapshot_dir)
     run_cli(["db", "upgrade"], env)
     run_cli(["seed-demo"], env)
+    if snapshot_dir:  # as the portal role's ptfops-snapshots service does
+        procs.start("snapshots", [str(BIN / "ptfops"), "snapshots", "watch", "--interval", "1"],
+                    tmp / "snapshots.log", env)
 
     app_port = web_port = free_port()
     while web_port == app_port:
@@ -481,7 +495,7 @@ def measure(args: argparse.Namespace, tmp: Path, procs: Processes) -> dict[str, 
 
     prefix = tmp / "nginx"
     site = nginx_site_values(f"127.0.0.1:{web_port}", f"127.0.0.1:{app_port}", static_dir,
-                             prefix / "cache", prefix / "access.log")
+                             prefix / "cache", prefix / "access.log", snapshot_dir)
     conf = write_nginx_conf(prefix, site)
     test = subprocess.run(["nginx", "-t", "-q", "-c", str(conf), "-p", str(prefix)],
                           capture_output=True, text=True, check=False)
@@ -547,6 +561,8 @@ def measure(args: argparse.Namespace, tmp: Path, procs: Processes) -> dict[str, 
 
     session = sign_in(web, FOCAL_EMAIL, password)
     checks = check_config(web, session, f"{web}/static/css/site.css", gunicorn_log)
+    if snapshot_dir:
+        checks.snapshot_pages = sum(1 for _ in (snapshot_dir / "current").rglob("*.html"))
     crowd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", "-d60s", f"{web}/"]
     published = publish(web, session, group, crowd)
     return {"results": [combine(r) for r in rounds], "rounds": rounds, "publish": published,
@@ -565,7 +581,8 @@ def config_ok(checks: Checks) -> bool:
             and checks.signed_in_app_requests == checks.probes
             and "no-store" in checks.signed_in_cache_control
             and (checks.english_home_lang, checks.french_home_lang) == ("en", "fr")
-            and checks.security_headers_through_cache)
+            and checks.security_headers_through_cache
+            and checks.snapshot_pages != 0)
 
 
 def verdict(data: dict[str, Any]) -> dict[str, Any]:
@@ -621,7 +638,8 @@ def report(data: dict[str, Any], outcome: dict[str, Any], args: argparse.Namespa
     print()
     print(f"ptfops portal bench: wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
           f"{machine['cores']} cores, {machine['nginx']}, page {data['page_bytes']:,} bytes, "
-          f"PUBLIC_CACHE_SECONDS={args.cache_seconds}")
+          f"PUBLIC_CACHE_SECONDS={args.cache_seconds}, "
+          f"{'micro-cache only' if args.no_snapshots else 'snapshots + micro-cache'}")
     print(f"{args.rounds} round(s): median req/s, p50 and ratio, worst p99; 1-min load average "
           f"{machine['load_before']:.1f} before, {machine['load_after']:.1f} after "
           "(other work on the machine skews the numbers)")
@@ -664,7 +682,9 @@ def report(data: dict[str, Any], outcome: dict[str, Any], args: argparse.Namespa
           f"({checks.signed_in_cache_control});\n"
           f"  html lang with cookie lang=en: {checks.english_home_lang}, without: "
           f"{checks.french_home_lang}; security headers on cached pages: "
-          f"{'yes' if checks.security_headers_through_cache else 'NO'}")
+          f"{'yes' if checks.security_headers_through_cache else 'NO'}; "
+          + (f"{checks.snapshot_pages} page(s) in static snapshots" if not args.no_snapshots
+             else "snapshots off (micro-cache only)"))
     print()
     print(f"throughput {mark(goals['throughput'])}  p99 {mark(goals['p99'])}  "
           f"publish {mark(goals['publish'])}  errors {mark(goals['no_errors'])}  "
@@ -687,6 +707,8 @@ def main() -> int:
                         help="also measure (e) the static file and (f) the home page gzipped")
     parser.add_argument("--group", help="group slug for (c) (default: the first listed)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--no-snapshots", action="store_true",
+                        help="no static snapshots: public pages from nginx's micro-cache only")
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
