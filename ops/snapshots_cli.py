@@ -34,8 +34,8 @@ def _root(app: Flask) -> Path:
 def refresh_once(app: Flask, root: Path) -> str | None:
     """Switch `current` to the content's generation; the new name when it changed."""
     from sites import snapshots
-    from sites.cache import content_stamp
     from sites.extensions import db
+    from sites.stamp import content_stamp
 
     with app.app_context():
         try:

@@ -12,40 +12,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime
 from functools import wraps
 from typing import Any
 
 from flask import Response, current_app, make_response, request
 from flask_babel import get_locale
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from sites import snapshots
-from sites.extensions import db
-from sites.models import Article, Document, Meeting, Page, PublishState, SiteState
-from sites.models.base import as_utc, utcnow
+from sites.stamp import Stamp, content_stamp
 
 
-def content_stamp() -> tuple[int, datetime, datetime | None]:
-    """(version, last change, latest scheduled item that has come due)."""
-    state = db.session.get(SiteState, 1)
-    version = state.version if state else 0
-    changed = as_utc(state.changed_at) if state else utcnow()
-    now = utcnow()
-    due = None
-    for model in (Article, Document, Meeting, Page):
-        latest = db.session.scalar(
-            select(func.max(model.publish_at)).where(
-                model.status == PublishState.PUBLISHED, model.publish_at <= now)
-        )
-        latest = as_utc(latest)
-        if latest is not None and (due is None or latest > due):
-            due = latest
-    return version, changed, due
-
-
-def _etag(stamp: tuple[int, datetime, datetime | None]) -> str:
+def _etag(stamp: Stamp) -> str:
     key = f"{stamp[0]}|{stamp[2]}|{request.full_path}|{get_locale()}"
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20]
 

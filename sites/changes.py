@@ -30,6 +30,7 @@ def _after_flush(session: Session, _flush_context: object) -> None:
                if isinstance(o, CONTENT_TYPES)]
     if not changed:
         return
+    session.info["content_changed"] = True  # read by sites.snapshots after the request
     conn = session.connection()
     conn.execute(text("UPDATE site_state SET version = version + 1, changed_at = :now"),
                  {"now": utcnow()})

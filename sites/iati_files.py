@@ -24,12 +24,13 @@ from sqlalchemy.orm import selectinload
 
 from iati.model import Activity
 from iati.writer import VERSION, iter_activities, iter_organisations
-from sites.cache import content_stamp, public_page
+from sites.cache import public_page
 from sites.extensions import db
 from sites.iati_mapping import publisher_organisation, to_model
 from sites.models import Group, IatiActivity
 from sites.models.base import as_utc
 from sites.queries import live_group
+from sites.stamp import content_stamp
 
 bp = Blueprint("iati_files", __name__, url_prefix="/iati")
 

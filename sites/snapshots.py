@@ -21,13 +21,14 @@ import os
 import re
 import shutil
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request, session
 
+from sites.extensions import db
 from sites.i18n import COOKIE as LANG_COOKIE
 from sites.security import CSP
+from sites.stamp import Stamp, content_stamp
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ MAX_HOSTS = 16  # host folders per generation: a bound on what forged Host heade
 CODE = str(Path(__file__).resolve().parent)  # this release's folder: one generation per release
 HOST = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
 
-Stamp = tuple[int, datetime, datetime | None]
 
 
 def generation(stamp: Stamp) -> str:
@@ -131,8 +131,20 @@ def mark(stamp: Stamp, lang: str) -> None:
 
 def init_app(app: Flask) -> None:
     """Store marked pages after every other after_request hook (the first registered runs
-    last), so a hook that changes a page's headers (the map's CSP) is seen."""
+    last), so a hook that changes a page's headers (the map's CSP) is seen; after a request
+    that changed content, move the snapshots on at once (the watcher would within a second)."""
     app.after_request(_store_marked)
+    app.teardown_request(_refresh_after_change)
+
+
+def _refresh_after_change(_error: BaseException | None) -> None:
+    root = current_app.config.get("SNAPSHOT_DIR")
+    if not db.session.info.pop("content_changed", False) or not root:
+        return
+    try:
+        refresh(Path(root), content_stamp())  # from the database: a rolled-back change is none
+    except Exception as exc:  # noqa: BLE001 - the watcher catches up; the request is answered
+        log.warning("snapshots not moved on after a change: %s", exc)
 
 
 def _store_marked(response: Response) -> Response:

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from sites import snapshots
-from sites.cache import content_stamp
 from sites.extensions import db
 from sites.models import Article, Group, PublishState
 from sites.models.base import utcnow
+from sites.stamp import content_stamp
 
 PTFOPS = Path(sys.executable).with_name("ptfops")
 HOST = "portail.test"  # the app fixture's SERVER_NAME
@@ -235,3 +235,17 @@ def test_a_deploy_or_a_rollback_makes_a_new_generation(app, client, root, monkey
     monkeypatch.undo()
     assert refresh(app) is True and snapshots.current_generation(root) == before
     assert served(root, "fr", "index.html").is_file()      # back to that release's pages
+
+
+def test_a_publish_from_the_admin_moves_the_snapshots_on_at_once(app, client, root, make_user,
+                                                                 auth):
+    client.get("/")
+    before = snapshots.current_generation(root)
+    auth.login(make_user("focal", "gt-sante"))
+    response = client.post("/admin/groupes/gt-sante/actualites/nouvelle", data={
+        "title": "Journée mondiale de la santé", "body": "Programme de la journée.",
+        "summary": "", "status": "published", "action": "publish"})
+    assert response.status_code == 302
+    assert snapshots.current_generation(root) != before    # no watcher needed on this host
+    assert not served(root, "fr", "index.html").exists()
+    auth.logout()
