@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 CURRENT = "current"
 PREFIX = "gen-"
-MAX_HOSTS = 16  # host folders per generation: a bound on what forged Host headers can fill
+MAX_HOSTS = 32  # host folders per generation: room for every platform host name, and a
+# bound on what forged Host headers can fill (beyond it, pages go through the micro-cache)
 CODE = str(Path(__file__).resolve().parent)  # this release's folder: one generation per release
 HOST = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
 
