@@ -11,7 +11,7 @@ export PTFOPS_INSTANCE ?= $(abspath $(INSTANCE))
 DEBIAN_PACKAGES := chromium nginx wrk libxml2-utils postgresql fonts-dejavu-core \
   debootstrap systemd-container apt-cacher-ng zstd iproute2 openssh-client
 
-.PHONY: run test install system-deps translations lint test-sqlite test-postgresql bench-portal bench-iati clean
+.PHONY: run test install system-deps translations lint test-sqlite test-postgresql bench-portal bench-iati bench-ansible clean
 
 $(BIN)/ptfops: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ test: system-deps install lint
 
 bench-portal: system-deps install
 	$(BIN)/python bench/portal/run.py
+
+bench-ansible: system-deps install  # root: a lab of 3 hosts, torn down at the end
+	$(BIN)/python bench/ansible/run.py
 
 bench-iati: system-deps install
 	$(BIN)/python bench/iati/run.py

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ops.deploy_errors import explain, vault_files
 from ops.inventory import default_inventory_dir
 
 PLAYBOOKS = ("site", "hosting", "deploy", "rollback", "backup", "restore")
@@ -34,28 +35,50 @@ def ansible_playbook() -> str:
     return found
 
 
-def inventory_args(inventory: str, vault_password_file: Path | None) -> list[str]:
-    """-i (and, for the lab, its settings; for production, the vault password) arguments."""
-    root = checkout()
+def inventory_path(inventory: str) -> Path:
+    """The hosts file (or folder) an --inventory value names."""
     if inventory == "lab":
-        hosts = default_inventory_dir() / "lab" / "hosts.yml"
-        if not hosts.is_file():
-            raise click.ClickException(f"no lab inventory ({hosts}): run `ptfops lab up` first")
-        return ["-i", str(hosts), "-e", f"@{root / 'playbooks' / 'vars' / 'lab.yml'}"]
-    path = (default_inventory_dir() / "production" / "hosts.yml" if inventory == "production"
-            else Path(inventory))
+        return default_inventory_dir() / "lab" / "hosts.yml"
+    if inventory == "production":
+        return default_inventory_dir() / "production" / "hosts.yml"
+    return Path(inventory)
+
+
+def inventory_args(inventory: str, vault_password_file: Path | None) -> list[str]:
+    """-i (and, for the lab, its settings; for an inventory with a vault, the password)."""
+    root = checkout()
+    path = inventory_path(inventory)
+    if inventory == "lab":
+        if not path.is_file():
+            raise click.ClickException(f"no lab inventory ({path}): run `ptfops lab up` first")
+        return ["-i", str(path), "-e", f"@{root / 'playbooks' / 'vars' / 'lab.yml'}"]
     if not path.exists():
         raise click.ClickException(f"no inventory at {path}")
     args = ["-i", str(path)]
     if vault_password_file is not None:
         args += ["--vault-password-file", str(vault_password_file)]
-    elif not any(os.environ.get(name) for name in VAULT_SOURCES):
+    elif not any(os.environ.get(name) for name in VAULT_SOURCES) and vault_files(path):
         if not sys.stdin.isatty():
+            encrypted = ", ".join(str(p) for p in vault_files(path))
             raise click.ClickException(
-                "the production secrets are vault-encrypted: pass --vault-password-file FILE "
-                "or set ANSIBLE_VAULT_PASSWORD_FILE (see docs/deployment.md)")
+                f"the secrets of this inventory are vault-encrypted ({encrypted}): pass "
+                "--vault-password-file FILE or set ANSIBLE_VAULT_PASSWORD_FILE "
+                "(docs/deployment.md, section 5)")
         args.append("--ask-vault-pass")
     return args
+
+
+def run_and_copy(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """Run a command, copying its output (stderr merged) to ours as it comes; code and output."""
+    seen: list[str] = []
+    with subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, errors="replace") as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            seen.append(line)
+    return process.returncode, "".join(seen)
 
 
 @click.command("deploy")
@@ -87,9 +110,14 @@ def deploy(inventory: str, playbook: str, check: bool, limit: str | None,
         argv.append("-" + "v" * verbose)
     argv.append(str(root / "playbooks" / f"{playbook}.yml"))
     env = dict(os.environ, ANSIBLE_CONFIG=str(root / "playbooks" / "ansible.cfg"))
+    if sys.stdout.isatty():  # ansible colours only a terminal; its output goes through us
+        env.setdefault("ANSIBLE_FORCE_COLOR", "1")
     click.echo("$ " + " ".join(argv), err=True)
     started = time.monotonic()
-    code = subprocess.run(argv, env=env, cwd=root / "playbooks", check=False).returncode
+    code, output = run_and_copy(argv, env, root / "playbooks")
+    if code != 0:
+        for reason in explain(output, vault_files(inventory_path(inventory))):
+            click.echo(f"error: {reason}", err=True)
     click.echo(f"{playbook}.yml on {inventory}: {'ok' if code == 0 else f'failed ({code})'} "
                f"in {time.monotonic() - started:.0f} s", err=True)
     raise SystemExit(code)
