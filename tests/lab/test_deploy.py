@@ -34,6 +34,10 @@ RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+f
                    re.MULTILINE)
 MARKER = "<!-- release B of test_deploy -->"
 BROKEN = "this release of test_deploy cannot start"
+MARKER_BAD_MIGRATION = "<!-- release with a failing migration, of test_deploy -->"
+FAILING_MIGRATION = "migration 9999 of test_deploy fails half-way"
+INSTANCE = "/srv/ptfops/shared/instance"
+BORG_REPOSITORIES = "/srv/borg/ptfops"
 TIMINGS: dict[str, float] = {}
 
 pytestmark = [
@@ -58,6 +62,7 @@ class Lab:
     release_a: Path
     release_b: Path
     release_broken: Path
+    release_bad_migration: Path
     ca: str = ""
     recaps: dict[str, dict[str, tuple[int, int, int, int]]] = field(default_factory=dict)
 
@@ -119,6 +124,36 @@ def changed_source(tmp: Path, name: str, path: str, old: str, new: str) -> Path:
     return target
 
 
+def add_failing_migration(source: Path) -> None:
+    """Add to a copy of the sources a migration that changes the schema, then fails."""
+    versions = source / "sites" / "migrations" / "versions"
+    revisions, parents = set(), set()
+    for script in versions.glob("*.py"):
+        text = script.read_text()
+        revisions |= set(re.findall(r"^revision = ['\"](\w+)['\"]", text, re.MULTILINE))
+        parents |= set(re.findall(r"^down_revision = ['\"](\w+)['\"]", text, re.MULTILINE))
+    (head,) = revisions - parents
+    (versions / "9999_fails_half_way.py").write_text(f'''"""A migration that fails half-way."""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9999"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("half_way_probe", sa.Column("id", sa.Integer(), primary_key=True))
+    op.add_column("users", sa.Column("half_way_probe", sa.Integer(), nullable=True))
+    raise RuntimeError({FAILING_MIGRATION!r})
+
+
+def downgrade() -> None:
+    op.drop_table("half_way_probe")
+''')
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A lab of 3 hosts (web1, web2, backup1) with site.yml converged, torn down at the end."""
@@ -135,7 +170,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     release_broken = build(changed_source(tmp, "release-broken", "sites/wsgi.py", "\ntry:\n",
                                           f"\nraise RuntimeError({BROKEN!r})\ntry:\n"),
                            tmp / "releases")
-    TIMINGS["build 3 releases"] = time.monotonic() - started
+    # A new build (visibly: a marker) whose migration changes the schema, then fails.
+    bad_migration = changed_source(tmp, "release-bad-migration", "sites/templates/base.html",
+                                   "</body>", f"{MARKER_BAD_MIGRATION}\n</body>")
+    add_failing_migration(bad_migration)
+    release_bad_migration = build(bad_migration, tmp / "releases")
+    TIMINGS["build 4 releases"] = time.monotonic() - started
     started = time.monotonic()
     up = ptfops("lab", "up", "--hosts", "3")
     if up.returncode != 0:
@@ -146,7 +186,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         hosts = {name: spec["ansible_host"] for group in inventory["children"].values()
                  for name, spec in (group or {}).get("hosts", {}).items()}
         lab = Lab(hosts, inventory["vars"]["ansible_ssh_private_key_file"], release_a, release_b,
-                  release_broken)
+                  release_broken, release_bad_migration)
         lab.recaps["first"] = lab.playbook("site", "-e", f"portal_release_archive={release_a}")
         # Trust each web host's self-signed certificate (it must name the host's address).
         bundle = tmp / "lab-certificates.pem"
@@ -194,6 +234,30 @@ def test_the_portal_answers_over_https_with_demo_content_on_each_web_host(lab: L
         assert css.headers["Content-Encoding"] == "gzip"  # compression
         assert "max-age=" in css.headers["Cache-Control"]  # served by nginx from disk
         assert css.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_public_pages_are_served_from_static_snapshots_with_the_portals_headers(
+        lab: Lab) -> None:
+    from sites.security import page_headers
+
+    for name in lab.web:
+        url = f"https://{lab.hosts[name]}/groupes/"
+        deadline = time.monotonic() + 15
+        while True:  # the first visit renders and writes it; nginx sees it within a second
+            page = requests.get(url, verify=lab.ca, timeout=30)
+            if "-" in page.headers.get("ETag", "") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert page.status_code == 200 and "-" in page.headers["ETag"], (name, page.headers)
+        for header, value in page_headers().items():
+            assert page.headers.get(header) == value, (name, header)
+        assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+        assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+        stored = lab.ssh(name, f"cat /srv/ptfops/snapshots/current/{lab.hosts[name]}"
+                               "/fr/groupes/index.html")
+        assert stored.returncode == 0 and stored.stdout == page.text, name
+        assert lab.ssh(name, "systemctl is-active ptfops-snapshots.service").stdout.strip() \
+            == "active", name
 
 
 def test_every_group_platform_answers_at_its_path_and_its_own_host_name(lab: Lab) -> None:
@@ -270,9 +334,10 @@ def test_systemd_restarts_gunicorn_when_it_is_killed(lab: Lab) -> None:
 class RequestLoop(threading.Thread):
     """Requests to the web hosts, one after another, until stopped; errors are kept."""
 
-    def __init__(self, urls: list[str], ca: str) -> None:
+    def __init__(self, urls: list[str], ca: str, forbidden: str = "") -> None:
         super().__init__(daemon=True)
         self.urls, self.ca, self.errors, self.count = urls, ca, [], 0
+        self.forbidden = forbidden  # text no answer may hold (e.g. a release's marker)
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -284,10 +349,24 @@ class RequestLoop(threading.Thread):
                     answer = session.get(url, verify=self.ca, timeout=30)
                     if answer.status_code != 200:
                         self.errors.append(f"{url}: {answer.status_code}")
+                    elif self.forbidden and self.forbidden in answer.text:
+                        self.errors.append(f"{url}: served {self.forbidden!r}")
                 except requests.RequestException as exc:
                     self.errors.append(f"{url}: {exc}")
                 self.count += 1
             time.sleep(0.02)
+
+
+def public_page_shows(lab: Lab, name: str, text: str) -> bool:
+    """Whether the home page (a snapshot after a visit or two) settles on holding `text`:
+    nginx may send the previous generation's file for up to a second after the switch."""
+    url = f"https://{lab.hosts[name]}/"
+    for _ in range(2):  # the first visit renders the page and writes its snapshot
+        requests.get(url, verify=lab.ca, timeout=30)
+    time.sleep(2)
+    seen = {text in requests.get(url, verify=lab.ca, timeout=30).text for _ in range(3)}
+    assert len(seen) == 1, f"{url} flips between two builds"
+    return seen.pop()
 
 
 def test_a_new_build_deploys_without_downtime_and_rollback_returns(lab: Lab) -> None:
@@ -310,6 +389,7 @@ def test_a_new_build_deploys_without_downtime_and_rollback_returns(lab: Lab) -> 
         assert lab.current_release(name) == release_b
         page = requests.get(f"https://{lab.hosts[name]}/connexion", verify=lab.ca, timeout=30)
         assert MARKER in page.text  # the new build serves
+        assert public_page_shows(lab, name, MARKER)  # not the old build's snapshots
 
     lab.playbook("rollback")
     for name in lab.web:
@@ -318,6 +398,7 @@ def test_a_new_build_deploys_without_downtime_and_rollback_returns(lab: Lab) -> 
             release_b)
         page = requests.get(f"https://{lab.hosts[name]}/connexion", verify=lab.ca, timeout=30)
         assert MARKER not in page.text  # the previous build serves again
+        assert not public_page_shows(lab, name, MARKER)  # nor B's snapshots
 
 
 def test_a_release_that_cannot_start_is_refused_while_the_running_one_serves(lab: Lab) -> None:
@@ -334,6 +415,47 @@ def test_a_release_that_cannot_start_is_refused_while_the_running_one_serves(lab
     assert {name: lab.current_release(name) for name in lab.web} == before
     assert loop.errors == []
     assert loop.count > 20
+
+
+def database_state(lab: Lab, name: str) -> str:
+    """The schema and revision of a web host's database."""
+    revision = "'select version_num from alembic_version'"
+    return lab.ssh(name, f"sqlite3 {INSTANCE}/ptfops.sqlite3 .schema {revision}").stdout
+
+
+def test_a_failed_migration_stops_the_deploy_and_leaves_the_running_release_and_database(
+        lab: Lab) -> None:
+    bad = lab.release_bad_migration.stem.removeprefix("ptfops-")
+    before = {name: lab.current_release(name) for name in lab.web}
+    databases = {name: database_state(lab, name) for name in lab.web}
+    assert all("CREATE TABLE users" in state for state in databases.values())
+    urls = [f"https://{lab.hosts[name]}{path}" for name in lab.web
+            for path in ("/healthz", "/connexion")]
+    loop = RequestLoop(urls, lab.ca, forbidden=MARKER_BAD_MIGRATION)
+    loop.start()
+    try:
+        done = lab.run("deploy", "-e", f"portal_release_archive={lab.release_bad_migration}")
+    finally:
+        loop.stopping.set()
+        loop.join()
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == len(lab.web), done.stderr
+    for name, error in zip(sorted(lab.web), sorted(errors), strict=True):
+        assert (f"The migrations of release {bad} failed on {name}: RuntimeError: "
+                f"{FAILING_MIGRATION}. Nothing was switched: release {before[name]} still "
+                "serves, on the database as it was") in error
+    assert {name: lab.current_release(name) for name in lab.web} == before
+    # Not half-migrated: same schema, same revision, no copy left beside it.
+    assert {name: database_state(lab, name) for name in lab.web} == databases
+    for name in lab.web:
+        assert lab.ssh(name, f"test -e {INSTANCE}/migration-rehearsal.sqlite3").returncode == 1
+    assert loop.errors == []
+    assert loop.count > 20
+    for name in lab.web:
+        page = requests.get(f"https://{lab.hosts[name]}/connexion", verify=lab.ca, timeout=30)
+        assert page.status_code == 200
+        assert MARKER_BAD_MIGRATION not in page.text
 
 
 def test_a_backup_restored_onto_another_web_host_gives_the_same_content(lab: Lab) -> None:
@@ -369,3 +491,75 @@ def test_a_backup_restored_onto_another_web_host_gives_the_same_content(lab: Lab
         pages = [requests.get(f"https://{lab.hosts[host]}{path}", verify=lab.ca, timeout=30).text
                  for host in lab.web]
         assert pages[0] == pages[1], path
+
+
+def backup_metric(lab: Lab, name: str, metric: str) -> float:
+    """A value of the backup's freshness file on a web host."""
+    text = lab.ssh(name, "cat /var/lib/prometheus/node-exporter/ptfops_backup.prom").stdout
+    return float(re.search(rf"^{metric} (\S+)$", text, re.MULTILINE)[1])
+
+
+def archives(lab: Lab, name: str) -> list[str]:
+    """The archives of a web host's repository, oldest first."""
+    listed = lab.ssh(name, "ptfops-restore --list")
+    assert listed.returncode == 0, listed.stderr
+    return listed.stdout.split()
+
+
+def test_a_full_backup_host_stops_the_backup_and_keeps_the_earlier_archives(lab: Lab) -> None:
+    if not archives(lab, "web1"):  # the test above makes one; alone, this one needs one
+        lab.playbook("backup", "--limit", "web1")
+    earlier = archives(lab, "web1")
+    last_success = backup_metric(lab, "web1", "ptfops_backup_last_success_timestamp_seconds")
+    repository = f"{BORG_REPOSITORIES}/web1"
+    # web1's repository on a tmpfs with 1 MB free; web1 gets 3 MB of new (incompressible) files.
+    full = lab.ssh("backup1", f"set -e; cd {BORG_REPOSITORIES}; used=$(du -sk web1 | cut -f1); "
+                              "owner=$(stat -c uid=%u,gid=%g web1); mv web1 web1.disk; "
+                              "mkdir web1; mount -t tmpfs -o size=$((used + 1024))k,mode=0700,"
+                              "$owner ptfops-full web1; cp -a web1.disk/. web1/")
+    try:
+        assert full.returncode == 0, full.stderr
+        added = lab.ssh("web1", f"head -c 3M /dev/urandom > {INSTANCE}/uploads/zz-bulk")
+        assert added.returncode == 0, added.stderr
+        loop = RequestLoop([f"https://{lab.hosts['web1']}{path}" for path in ("/healthz", "/")],
+                           lab.ca)
+        loop.start()
+        try:
+            done = lab.run("backup", "--limit", "web1")
+        finally:
+            loop.stopping.set()
+            loop.join()
+        assert done.returncode != 0
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1, done.stderr
+        print(f"\nfull backup host: {errors[0]}")
+        assert errors[0].startswith("error: web1 failed at task "), errors[0]
+        assert "The backup of web1 to backup1 failed: " in errors[0], errors[0]
+        assert re.search(r"No space left on device|Insufficient free space", errors[0]), errors[0]
+        assert loop.errors == [] and loop.count > 10  # the site served throughout
+        # Freshness unchanged (the monitoring sees the backup is late), the failure recorded.
+        assert backup_metric(lab, "web1", "ptfops_backup_last_success_timestamp_seconds") == (
+            last_success)
+        assert backup_metric(lab, "web1", "ptfops_backup_last_run_success") == 0
+        assert lab.ssh("web1", "test -e /var/backups/ptfops").returncode == 1  # no copy left
+        # The repository borg could not write to still lists the same archives.
+        assert archives(lab, "web1") == earlier
+        # Space again (borg check needs some too): the repository is whole, and the next
+        # backup works on it (no lock, no debris left).
+        grown = lab.ssh("backup1", f"mount -o remount,size=256m {repository}")
+        assert grown.returncode == 0, grown.stderr
+        check = lab.ssh("web1", "set -a; . /etc/ptfops-backup/borg.env; "
+                                "borg check --repository-only")
+        assert check.returncode == 0, check.stderr
+        assert archives(lab, "web1") == earlier
+        lab.playbook("backup", "--limit", "web1")
+        assert archives(lab, "web1")[-1] not in earlier  # (older ones of the day are pruned)
+        assert backup_metric(lab, "web1", "ptfops_backup_last_success_timestamp_seconds") > (
+            last_success)
+    finally:
+        lab.ssh("web1", f"rm -f {INSTANCE}/uploads/zz-bulk")
+        # Keep what the tmpfs holds (the newest state) as the repository on disk.
+        lab.ssh("backup1", f"cd {BORG_REPOSITORIES}; if mountpoint -q web1; then "
+                           "mkdir web1.new && cp -a web1/. web1.new/ && umount web1 && "
+                           "rmdir web1 && mv web1.new web1 && rm -rf web1.disk; fi; "
+                           "[ -d web1 ] || mv web1.disk web1")
