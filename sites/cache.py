@@ -20,11 +20,12 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from sites import snapshots
+from sites import stamp as stamp_module
 from sites.stamp import Stamp, content_stamp
 
 
 def _etag(stamp: Stamp) -> str:
-    key = f"{stamp[0]}|{stamp[2]}|{request.full_path}|{get_locale()}"
+    key = f"{stamp[0]}|{stamp[2]}|{request.full_path}|{get_locale()}|{stamp_module.RELEASE}"
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20]
 
 

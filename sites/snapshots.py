@@ -25,6 +25,7 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request, session
 
+from sites import stamp as stamp_module
 from sites.extensions import db
 from sites.i18n import COOKIE as LANG_COOKIE
 from sites.security import CSP
@@ -36,7 +37,6 @@ CURRENT = "current"
 PREFIX = "gen-"
 MAX_HOSTS = 32  # host folders per generation: room for every platform host name, and a
 # bound on what forged Host headers can fill (beyond it, pages go through the micro-cache)
-CODE = str(Path(__file__).resolve().parent)  # this release's folder: one generation per release
 HOST = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
 
 
@@ -49,7 +49,7 @@ def generation(stamp: Stamp) -> str:
     runs from its own folder, and its pages may look different.
     """
     version, changed, due = stamp
-    digest = hashlib.sha1(f"{version}|{changed}|{due}|{CODE}".encode(),
+    digest = hashlib.sha1(f"{version}|{changed}|{due}|{stamp_module.RELEASE}".encode(),
                           usedforsecurity=False).hexdigest()
     return PREFIX + digest[:16]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -11,6 +12,10 @@ from sites.models import Article, Document, Meeting, Page, PublishState, SiteSta
 from sites.models.base import as_utc, utcnow
 
 Stamp = tuple[int, datetime, datetime | None]
+
+# The code rendering the pages: each release is installed in a folder of its own, so a deploy
+# or a rollback changes it (and with it every page's ETag and the snapshots' generation).
+RELEASE = str(Path(__file__).resolve().parent)
 
 
 def content_stamp() -> Stamp:

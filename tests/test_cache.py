@@ -218,3 +218,17 @@ def test_scheduled_content_changes_the_etag_when_it_becomes_due(app, client, kin
         assert response.status_code == 200, url
         assert title in response.get_data(as_text=True), url
         assert response.last_modified >= due.replace(microsecond=0), url
+
+
+def test_a_new_release_changes_every_etag(app, client, content, monkeypatch):
+    """A deploy or a rollback changes the markup without any content change: nginx's cache
+    and browsers must not keep the other release's pages (a 304 would)."""
+    from sites import stamp
+
+    urls = ["/", "/groupes/gt-sante/", "/flux/actualites.rss"]
+    before = {url: client.get(url).headers["ETag"] for url in urls}
+    monkeypatch.setattr(stamp, "RELEASE", "/srv/ptfops/releases/une-autre-version/sites")
+    for url in urls:
+        after = client.get(url, headers={"If-None-Match": before[url]})
+        assert after.status_code == 200, url
+        assert after.headers["ETag"] != before[url], url

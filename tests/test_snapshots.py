@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from sites import snapshots
+from sites import snapshots, stamp
 from sites.extensions import db
 from sites.models import Article, Group, PublishState
 from sites.models.base import utcnow
@@ -229,7 +229,7 @@ def _wait_for(probe, timeout: float = 30.0):
 def test_a_deploy_or_a_rollback_makes_a_new_generation(app, client, root, monkeypatch):
     client.get("/")
     before = snapshots.current_generation(root)
-    monkeypatch.setattr(snapshots, "CODE", "/srv/ptfops/releases/une-autre-version/sites")
+    monkeypatch.setattr(stamp, "RELEASE", "/srv/ptfops/releases/une-autre-version/sites")
     assert refresh(app) is True                            # same content, other code
     assert not served(root, "fr", "index.html").exists()
     monkeypatch.undo()
