@@ -26,7 +26,10 @@ CONTENT_TYPES = (Article, Document, Meeting, Page, Group, Structure, User, Membe
 
 
 def _after_flush(session: Session, _flush_context: object) -> None:
-    changed = [o for o in (*session.new, *session.dirty, *session.deleted)
+    # An object is "dirty" after any assignment, even of an equal value (a sync of an
+    # unchanged groups file): only real changes make a new content version.
+    modified = [o for o in session.dirty if session.is_modified(o)]
+    changed = [o for o in (*session.new, *modified, *session.deleted)
                if isinstance(o, CONTENT_TYPES)]
     if not changed:
         return

@@ -245,3 +245,17 @@ def test_copying_the_repository_inventory_changes_nothing(app, tmp_path):
     shutil.copytree(REPO_INVENTORY, tmp_path / "same")
     report = _sync(app, load_groups(tmp_path / "same"))
     assert report.created == report.updated == report.archived == report.restored == []
+
+
+def test_syncing_an_unchanged_groups_file_keeps_the_content_version(app, client):
+    """Every deploy syncs the groups: nothing changed must mean no new version (every public
+    page's ETag and the static snapshots' generation depend on it)."""
+    from sites.models import SiteState
+
+    etag = client.get("/groupes/").headers["ETag"]
+    with app.app_context():
+        before = db.session.get(SiteState, 1).version
+    _sync(app, app.extensions["ptfops.inventory"])
+    with app.app_context():
+        assert db.session.get(SiteState, 1).version == before
+    assert client.get("/groupes/", headers={"If-None-Match": etag}).status_code == 304
