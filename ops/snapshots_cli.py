@@ -42,6 +42,9 @@ def refresh_once(app: Flask, root: Path) -> str | None:
             stamp = content_stamp()
         finally:
             db.session.remove()
+            # No connection kept between two looks: a restore replaces the SQLite file, and
+            # a kept connection would read the replaced one for ever.
+            db.engine.dispose()
     if snapshots.refresh(root, stamp):
         return snapshots.current_generation(root)
     return None

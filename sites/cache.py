@@ -25,7 +25,10 @@ from sites.stamp import Stamp, content_stamp
 
 
 def _etag(stamp: Stamp) -> str:
-    key = f"{stamp[0]}|{stamp[2]}|{request.full_path}|{get_locale()}|{stamp_module.RELEASE}"
+    # The last change with the version: a restored database may reach the same version
+    # number with other content (another host's backup), never the same instant.
+    version, changed, due = stamp
+    key = f"{version}|{changed}|{due}|{request.full_path}|{get_locale()}|{stamp_module.RELEASE}"
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20]
 
 

@@ -232,3 +232,18 @@ def test_a_new_release_changes_every_etag(app, client, content, monkeypatch):
         after = client.get(url, headers={"If-None-Match": before[url]})
         assert after.status_code == 200, url
         assert after.headers["ETag"] != before[url], url
+
+
+def test_a_restored_database_at_the_same_version_gets_other_etags(app, client, content):
+    """Another host's backup may carry the same version number: the last change tells them
+    apart, so nginx's cache does not keep the replaced content on a 304."""
+    from sqlalchemy import text
+
+    etag = client.get("/actualites/").headers["ETag"]
+    with app.app_context():
+        db.session.execute(text("UPDATE site_state SET changed_at = :when"),
+                           {"when": utcnow() - timedelta(days=3)})
+        db.session.commit()
+    after = client.get("/actualites/", headers={"If-None-Match": etag})
+    assert after.status_code == 200
+    assert after.headers["ETag"] != etag

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from sites import snapshots, stamp
+from sites import create_app, snapshots, stamp
 from sites.extensions import db
 from sites.models import Article, Group, PublishState
 from sites.models.base import utcnow
@@ -249,3 +250,29 @@ def test_a_publish_from_the_admin_moves_the_snapshots_on_at_once(app, client, ro
     assert snapshots.current_generation(root) != before    # no watcher needed on this host
     assert not served(root, "fr", "index.html").exists()
     auth.logout()
+
+
+def test_cli_watch_follows_a_database_file_replaced_by_a_restore(app, tmp_path):
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("sqlite:///"):
+        pytest.skip("a restore replaces the file only with SQLite")
+    path = Path(url.removeprefix("sqlite:///"))
+    folder = tmp_path / "watched"
+    env = {**os.environ, "DATABASE_URL": url, "PTFOPS_INSTANCE": app.instance_path,
+           "PTFOPS_SNAPSHOT_DIR": str(folder)}
+    watcher = subprocess.Popen([str(PTFOPS), "snapshots", "watch", "--interval", "0.2"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = _wait_for(lambda: snapshots.current_generation(folder))
+        restored = tmp_path / "restored.sqlite3"  # another host's database, moved over ours
+        shutil.copyfile(path, restored)
+        other = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{restored}",
+                            "SERVER_NAME": HOST}, instance_path=app.instance_path)
+        add_article(other, "restauree", "Actualité restaurée")
+        with other.app_context():
+            db.engine.dispose()
+        os.replace(restored, path)
+        _wait_for(lambda: snapshots.current_generation(folder) != first)
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.communicate(timeout=30)
