@@ -42,22 +42,11 @@ from iati.model import (
     Value,
 )
 from iati.version import ACCEPTED_VERSIONS, STANDARD_VERSION
-from iati.xmlsafe import XmlError, XmlSecurityError, XmlSyntaxError
+from iati.xmlsafe import PARSER_OPTIONS, XmlError, XmlSecurityError, XmlSyntaxError
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 ACTIVITIES = "iati-activities"
 ORGANISATIONS = "iati-organisations"
-#: The hardened settings of iati.xmlsafe, as iterparse takes them.
-PARSER_OPTIONS = {
-    "resolve_entities": False,  # never expand entities, internal or external
-    "load_dtd": False,          # never read a DTD
-    "dtd_validation": False,
-    "no_network": True,         # never fetch anything
-    "huge_tree": False,         # keep libxml2's limits against oversized nodes
-    "remove_comments": True,
-    "remove_pis": True,
-    "collect_ids": False,
-}
 HEAD_BYTES = 65536
 _DOCTYPE = re.compile(rb"<!DOCTYPE|<\x00!\x00D\x00O\x00C\x00T\x00Y\x00P\x00E|"
                       rb"\x00<\x00!\x00D\x00O\x00C\x00T\x00Y\x00P\x00E")

@@ -34,7 +34,8 @@ class XmlSecurityError(XmlError):
     """The file declares a DTD or entities: refused without resolving anything."""
 
 
-_OPTIONS = {
+#: The hardened parser settings (XMLParser, XMLPullParser and iterparse all take them).
+PARSER_OPTIONS = {
     "resolve_entities": False,  # never expand entities, internal or external
     "load_dtd": False,          # never read a DTD
     "dtd_validation": False,
@@ -49,7 +50,7 @@ STREAM_CHUNK = 1 << 20  # bytes fed to the incremental parser at a time
 
 def _parser() -> etree.XMLParser:
     """A fresh parser (lxml parsers must not be shared between threads)."""
-    return etree.XMLParser(**_OPTIONS)
+    return etree.XMLParser(**PARSER_OPTIONS)
 
 
 def _refuse_doctype(line: int | None) -> XmlSecurityError:
@@ -115,7 +116,7 @@ class UnitStream:
         self._data = data
         self._ends = sorted({*range(chunk, len(data), chunk), *(
             stop for stop in stops if 0 < stop < len(data)), len(data)})
-        self._parser = etree.XMLPullParser(events=("end",), tag=tags, **_OPTIONS)
+        self._parser = etree.XMLPullParser(events=("end",), tag=tags, **PARSER_OPTIONS)
 
     def __iter__(self) -> Iterator[tuple[int, list[etree._Element]]]:
         data, parser, start = self._data, self._parser, 0

@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from sites.demo import minimal_pdf
 from sites.extensions import db
-from sites.models import Article, Document, Group, Meeting, Page, PublishState, Structure
+from sites.models import Article, Document, Meeting, Page, PublishState, Structure
 from sites.models.base import utcnow
 from sites.storage import FileStore
+from tests.support.content import add_article, group
 
 PUBLIC_URLS = [
     "/", "/groupes/", "/groupes/gt-sante/", "/groupes/gt-sante/actualites",
@@ -26,25 +27,12 @@ PUBLIC_URLS = [
 ]
 
 
-def _group(slug: str) -> Group:
-    return db.session.scalars(select(Group).where(Group.slug == slug)).one()
-
-
-def _add_article(app, slug: str, title: str, when: datetime | None = None,
-                 status: PublishState = PublishState.PUBLISHED) -> None:
-    with app.app_context():
-        db.session.add(Article(slug=slug, title=title, body_html="<p>Texte</p>",
-                               group=_group("gt-sante"), status=status,
-                               publish_at=when or utcnow() - timedelta(hours=1)))
-        db.session.commit()
-
-
 def _add_document(app, title: str, when: datetime | None = None) -> None:
     with app.app_context():
         store = FileStore(app.config["UPLOAD_DIR"], app.config["MAX_UPLOAD_BYTES"])
         stored = store.save(io.BytesIO(minimal_pdf(title)), "rapport.pdf")
         db.session.add(Document(title=title, doc_type="report", year=2026,
-                                group=_group("gt-sante"), file_hash=stored.sha256,
+                                group=group("gt-sante"), file_hash=stored.sha256,
                                 filename=stored.filename, mime_type=stored.mime_type,
                                 size=stored.size, status=PublishState.PUBLISHED,
                                 publish_at=when or utcnow() - timedelta(hours=1)))
@@ -54,7 +42,7 @@ def _add_document(app, title: str, when: datetime | None = None) -> None:
 def _add_meeting(app, title: str, when: datetime | None = None) -> None:
     with app.app_context():
         start = utcnow() + timedelta(days=2)
-        db.session.add(Meeting(title=title, group=_group("gt-sante"), starts_at=start,
+        db.session.add(Meeting(title=title, group=group("gt-sante"), starts_at=start,
                                ends_at=start + timedelta(hours=1),
                                status=PublishState.PUBLISHED,
                                publish_at=when or utcnow() - timedelta(hours=1)))
@@ -73,7 +61,7 @@ def _add_page(app, slug: str, title: str, when: datetime | None = None) -> None:
 @pytest.fixture
 def content(app) -> None:
     """Something on each kind of public page."""
-    _add_article(app, "vaccination", "Campagne de vaccination")
+    add_article(app, "vaccination", "Campagne de vaccination")
     _add_document(app, "Rapport santé")
     _add_meeting(app, "Réunion santé")
     _add_page(app, "sha", "Le SHA")
@@ -111,7 +99,7 @@ def test_each_url_and_language_has_its_own_etag(client, content):
 
 
 def _publish_article(app) -> None:
-    _add_article(app, "nouvelle", "Nouvelle actualité")
+    add_article(app, "nouvelle", "Nouvelle actualité")
 
 
 def _publish_document(app) -> None:
@@ -137,7 +125,7 @@ def _archive_article(app) -> None:
 
 def _retag_group(app) -> None:
     with app.app_context():
-        _group("gt-sante").tagline = "Une nouvelle devise"
+        group("gt-sante").tagline = "Une nouvelle devise"
         db.session.commit()
 
 
@@ -188,7 +176,7 @@ def test_signed_in_users_get_private_uncached_pages(app, client, content, make_u
 
 
 SCHEDULED = {
-    "article": (lambda app, due: _add_article(app, "programmee", "Annonce programmée", when=due),
+    "article": (lambda app, due: add_article(app, "programmee", "Annonce programmée", when=due),
                 ["/", "/actualites/", "/groupes/gt-sante/", "/flux/actualites.rss"],
                 "Annonce programmée"),
     "document": (lambda app, due: _add_document(app, "Rapport programmé", when=due),

@@ -12,13 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from sites import create_app, snapshots, stamp
 from sites.extensions import db
-from sites.models import Article, Group, PublishState
 from sites.models.base import utcnow
 from sites.stamp import content_stamp
+from tests.support.content import add_article
 
 PTFOPS = Path(sys.executable).with_name("ptfops")
 HOST = "portail.test"  # the app fixture's SERVER_NAME
@@ -44,15 +43,6 @@ def refresh(app) -> bool:
 def served(root: Path, *parts: str) -> Path:
     """The file nginx would serve from `current` for this host."""
     return root.joinpath("current", HOST, *parts)
-
-
-def add_article(app, slug: str, title: str, publish_at=None) -> None:
-    with app.app_context():
-        group = db.session.scalars(select(Group).where(Group.slug == "gt-sante")).one()
-        db.session.add(Article(slug=slug, title=title, body_html="<p>Texte</p>", group=group,
-                               status=PublishState.PUBLISHED,
-                               publish_at=publish_at or utcnow() - timedelta(hours=1)))
-        db.session.commit()
 
 
 def test_anonymous_public_pages_are_written_where_nginx_looks(app, client, root):
@@ -149,7 +139,7 @@ def test_a_page_rendered_before_a_publish_never_lands_in_the_new_generation(app,
 
 def test_a_scheduled_item_coming_due_makes_a_new_generation(app, client, root):
     due = utcnow() + timedelta(seconds=1.5)
-    add_article(app, "programmee", "Annonce programmée", publish_at=due)
+    add_article(app, "programmee", "Annonce programmée", when=due)
     refresh(app)
     assert "Annonce programmée" not in client.get("/").get_data(as_text=True)
     assert served(root, "fr", "index.html").is_file()

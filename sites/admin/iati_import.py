@@ -29,7 +29,8 @@ from wtforms import SelectField
 from iati.standard import StandardMissingError
 from sites.admin import bp
 from sites.admin.forms import ConfirmForm
-from sites.authz import can_edit_group, editable_groups
+from sites.admin.helpers import group_for_edit
+from sites.authz import editable_groups
 from sites.extensions import db
 from sites.iati_import import ImportRefusedError, import_file
 from sites.models import Group
@@ -150,12 +151,7 @@ def _group_of(slug: str) -> Group | None:
         if not current_user.is_admin:
             abort(403)
         return None
-    group = db.session.scalar(select(Group).where(Group.slug == slug))
-    if group is None:
-        abort(404)
-    if not can_edit_group(current_user, group):
-        abort(403)
-    return group
+    return group_for_edit(slug)
 
 
 @bp.route("/iati/import", methods=["GET", "POST"])
