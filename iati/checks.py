@@ -3,6 +3,10 @@
 Each function gets node lists (or booleans) and returns the failures as (node, detail) pairs;
 an empty list means the rule holds. Both ruleset engines (iati.rulesets, iati.codegen) call
 these, so the two can only differ in how they evaluate XPath, never in what a rule means.
+
+The `*_holds` functions say, from the nodes' string values alone, whether the rule of the
+same name holds (returns PASS): the generated engine tests them first and builds the nodes
+only for a failure. Each shares its per-value test with its rule.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from iati.xpath import Env, string_value, to_number
+from iati.xpath import Env, string_value, text_number
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 CURRENCY_HOLDERS = ("value", "forecast", "loan-status")
@@ -38,6 +42,46 @@ def first_date(nodes: list | None, today: date) -> tuple[date | None, Any]:
     if not nodes:
         return None, None
     return parse_date(string_value(nodes[0])), nodes[0]
+
+
+def first_value_date(values: list[str] | tuple[str, ...] | None, today: date) -> date | None:
+    """first_date's date, from the nodes' string values."""
+    if values is None:
+        return today
+    return parse_date(values[0]) if values else None
+
+
+def _in_order(low: date | None, high: date | None) -> bool:
+    return low is None or high is None or low <= high
+
+
+def _within_a_year(first: date | None, last: date | None) -> bool:
+    return first is None or last is None or (last - first).days <= 365
+
+
+def _between(value: date | None, first: date | None, last: date | None) -> bool:
+    return value is None or first is None or last is None or first <= value <= last
+
+
+def _regex_fails(text: str, pattern: re.Pattern, must_match: bool) -> bool:
+    return bool(text) and (pattern.search(text) is not None) != must_match
+
+
+def _unknown_org_prefix(text: str, org_prefixes: frozenset[str]) -> bool:
+    return "-".join(text.split("-")[:2]) not in org_prefixes
+
+
+def _out_of_range(text: str, low: float | None, high: float | None) -> bool:
+    value = text_number(text)
+    return not ((low is None or low <= value) and (high is None or value <= high))
+
+
+def _spaced(text: str) -> bool:
+    return text != text.strip()
+
+
+def _rounded_sum(values: Any) -> float:
+    return round(sum(map(text_number, values)), 4)
 
 
 def atleast_one(selections: list[list], element: Any) -> Failures:
@@ -83,7 +127,7 @@ def total(nodes: list, target: float, strict: bool, element: Any) -> Failures:
     """sum (absent values pass) and strict_sum (they do not), rounded to 4 decimals."""
     if not nodes and not strict:
         return PASS
-    value = round(sum(to_number(string_value(n)) for n in nodes), 4)
+    value = _rounded_sum(string_value(n) for n in nodes)
     if value == target:
         return PASS
     shown = int(value) if math.isfinite(value) and value == int(value) else value
@@ -94,7 +138,7 @@ def date_order(less: list | None, more: list | None, today: date) -> Failures:
     """None stands for NOW. Missing or unreadable dates pass."""
     low, low_node = first_date(less, today)
     high, high_node = first_date(more, today)
-    if low is None or high is None or low <= high:
+    if _in_order(low, high):
         return PASS
     return [(low_node if low_node is not None else high_node,
              f"{low.isoformat()} > {high.isoformat()}")]
@@ -102,7 +146,7 @@ def date_order(less: list | None, more: list | None, today: date) -> Failures:
 
 def date_now(nodes: list, today: date) -> Failures:
     value, node = first_date(nodes, today)
-    if value is None or value <= today:
+    if _in_order(value, today):
         return PASS
     return [(node, f"{value.isoformat()} > {today.isoformat()}")]
 
@@ -110,7 +154,7 @@ def date_now(nodes: list, today: date) -> Failures:
 def time_limit(start: list, end: list, today: date) -> Failures:
     first, _ = first_date(start, today)
     last, node = first_date(end, today)
-    if first is None or last is None or (last - first).days <= 365:
+    if _within_a_year(first, last):
         return PASS
     return [(node, f"{(last - first).days} jours")]
 
@@ -119,7 +163,7 @@ def between_dates(when: list, start: list, end: list, today: date) -> Failures:
     value, node = first_date(when, today)
     first, _ = first_date(start, today)
     last, _ = first_date(end, today)
-    if value is None or first is None or last is None or first <= value <= last:
+    if _between(value, first, last):
         return PASS
     return [(node, f"{value.isoformat()} hors de {first.isoformat()}…{last.isoformat()}")]
 
@@ -127,7 +171,7 @@ def between_dates(when: list, start: list, end: list, today: date) -> Failures:
 def regex(nodes: list, pattern: re.Pattern, must_match: bool) -> Failures:
     for node in nodes:
         text = string_value(node)
-        if text and (pattern.search(text) is not None) != must_match:
+        if _regex_fails(text, pattern, must_match):
             return [(node, f"« {text} »")]
     return PASS
 
@@ -138,7 +182,7 @@ def startswith(nodes: list, prefixes: list | None, separator: str,
     if prefixes is None:
         for node in nodes:
             text = string_value(node)
-            if "-".join(text.split("-")[:2]) not in org_prefixes:
+            if _unknown_org_prefix(text, org_prefixes):
                 return [(node, f"« {text} »")]
         return PASS
     starts = [string_value(n) + separator for n in prefixes]
@@ -166,8 +210,7 @@ def if_then(paths: list, element: Any) -> Failures:
 
 def in_range(nodes: list, low: float | None, high: float | None) -> Failures:
     for node in nodes:
-        value = to_number(string_value(node))
-        if not ((low is None or low <= value) and (high is None or value <= high)):
+        if _out_of_range(string_value(node), low, high):
             return [(node, f"« {string_value(node)} »")]
     return PASS
 
@@ -175,7 +218,7 @@ def in_range(nodes: list, low: float | None, high: float | None) -> Failures:
 def no_spaces(nodes: list) -> Failures:
     for node in nodes:
         text = string_value(node)
-        if text != text.strip():
+        if _spaced(text):
             return [(node, f"« {text} »")]
     return PASS
 
@@ -187,3 +230,53 @@ def id_condition_skips(kind: str, texts: list[str], org_ids: frozenset[str]) -> 
     if kind == "NOT_EXISTING_ORG_ID":
         return any(t in org_ids for t in texts)
     return any(t.startswith(f"{org}-") for t in texts for org in org_ids)
+
+
+# --- the same rules on the nodes' string values (see the module's docstring) -----------------
+
+Values = list[str] | tuple[str, ...]
+
+
+def date_now_holds(values: Values, today: date) -> bool:
+    return _in_order(first_value_date(values, today), today)
+
+
+def date_order_holds(less: Values | None, more: Values | None, today: date) -> bool:
+    return _in_order(first_value_date(less, today), first_value_date(more, today))
+
+
+def time_limit_holds(start: Values, end: Values, today: date) -> bool:
+    return _within_a_year(first_value_date(start, today), first_value_date(end, today))
+
+
+def between_dates_holds(when: Values, start: Values, end: Values, today: date) -> bool:
+    return _between(first_value_date(when, today), first_value_date(start, today),
+                    first_value_date(end, today))
+
+
+def regex_holds(values: Values, pattern: re.Pattern, must_match: bool) -> bool:
+    return not any(_regex_fails(text, pattern, must_match) for text in values)
+
+
+def startswith_holds(values: Values, prefixes: Values | None, separator: str,
+                     org_prefixes: frozenset[str]) -> bool:
+    if prefixes is None:
+        return not any(_unknown_org_prefix(text, org_prefixes) for text in values)
+    starts = tuple(prefix + separator for prefix in prefixes)
+    return all(text.startswith(starts) for text in values)
+
+
+def unique_holds(values: Values) -> bool:
+    return len(set(values)) == len(values)
+
+
+def total_holds(values: Values, target: float, strict: bool) -> bool:
+    return (not values and not strict) or _rounded_sum(values) == target
+
+
+def in_range_holds(values: Values, low: float | None, high: float | None) -> bool:
+    return not any(_out_of_range(text, low, high) for text in values)
+
+
+def no_spaces_holds(values: Values) -> bool:
+    return not any(_spaced(text) for text in values)

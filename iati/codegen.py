@@ -3,16 +3,20 @@
 The reference engine (iati.rulesets) walks a tree of small closures for every XPath of every
 case. Here the XPaths of all the cases of a context become plain Python expressions inside a
 single generated function: child steps read the per-element index, attribute tests become
-dictionary lookups, and a path used by several cases is computed once per element. What the
-rules mean stays in iati.checks, shared with the reference engine; anything this generator
-does not cover is handed back to the reference engine for that case.
+dictionary lookups, and a path used by several cases is computed once per element. Rules are
+tested first on the string values their XPaths select (the `*_holds` functions of
+iati.checks); nodes are built only when a rule fails. What the rules mean stays in
+iati.checks, shared with the reference engine; anything this generator does not cover is
+handed back to the reference engine for that case.
 
 Only names and literals from the ruleset reach the generated source, always through repr().
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +31,7 @@ from iati.xpath import (
     is_positional,
     parse_xpath,
     string_value,
+    text_number,
     to_boolean,
     to_number,
     to_string,
@@ -80,7 +85,7 @@ def _has_text(element: Any) -> bool:
 
 BASE_NAMESPACE: dict[str, Any] = {
     "_U": _SENTINEL, "_E": _EMPTY, "ATTR": Attr, "TEXTS": _texts, "HAS_TEXT": _has_text,
-    "NUM": to_number, "STR": to_string,
+    "NUM": to_number, "TNUM": text_number, "STR": to_string,
     "SV": string_value, "B": to_boolean, "CMP": compare, "DEDUPE": _dedupe, "ARITH": _arith,
     "SUM": lambda nodes: float(sum(to_number(string_value(n)) for n in nodes)),
     "FN": STRING_FUNCTIONS, "K": checks,
@@ -101,18 +106,42 @@ class _Source:
 class Generator:
     """Generates the function of one context; `consts` holds the objects it refers to."""
 
-    def __init__(self) -> None:
+    def __init__(self, bind_el: frozenset[str] = frozenset(),
+                 shared: frozenset[str] = frozenset()) -> None:
         self.consts: dict[str, Any] = {}
         self.cse: dict[str, str] = {}
         self.cse_code: dict[str, str] = {}
+        self.cse_deps: dict[str, list[str]] = {}  # the shared paths a path is computed from
+        self.shared = shared  # paths (reprs) to compute once when longer paths start with them
+        self.path_uses: Counter[str] = Counter()  # distinct paths on `el` and their beginnings
         self.counter = 0
         self.prelude: list[str] = []
         self.eager_index = False  # `I` is built on entry (else when first needed)
+        self.bound: dict[tuple[str, str], str] = {}  # (node variable, attribute): variable
+        self.el_reads: Counter[str] = Counter()  # attributes of `el` read, by name
+        self.bind_el = bind_el  # attributes of `el` read once per element, on entry
+        self.el_vars: dict[str, str] = {}
+
+    def read(self, v: str, name: str) -> str:
+        """Code for the value of attribute `name` of node variable `v` (None when absent):
+        a variable when the attribute is read once for several tests."""
+        bound = self.bound.get((v, name))
+        if bound is not None:
+            return bound
+        if v == "el":
+            self.el_reads[name] += 1
+            if name in self.bind_el:
+                return self.el_vars.setdefault(name, f"_a{len(self.el_vars)}")
+        return f"{v}.get({name!r})"
 
     def const(self, value: Any) -> str:
         name = f"_k{len(self.consts)}"
         self.consts[name] = value
         return name
+
+    def number(self, value: float) -> str:
+        """Code for a number: its literal, or a constant for NaN and infinities (no literal)."""
+        return repr(value) if math.isfinite(value) else self.const(value)
 
     def temp(self) -> str:
         self.counter += 1
@@ -146,10 +175,11 @@ class Generator:
 
     def exists(self, steps: list[tuple]) -> str | None:
         """Existence of a relative path on `el`: one child step (optionally followed by
-        text()), or one bare attribute; None for anything else."""
+        text()), child steps without predicates, or one bare attribute; None for anything
+        else."""
         first = steps[0]
         if len(steps) == 1 and _bare_attribute(first):
-            return f"(el.get({first[2][1]!r}) is not None)"
+            return f"({self.read('el', first[2][1])} is not None)"
         if first[1] != "child" or first[2][0] != "name" or first[3]:
             return None
         tag = first[2][1]
@@ -161,7 +191,21 @@ class Generator:
                 not second[3]:
             n = self.temp()  # no index needed: the children named `tag`, read directly
             return f"any(HAS_TEXT({n}) for {n} in NAMED(el, {tag!r}))"
+        if repr(steps) not in self.cse and all(
+                step[1] == "child" and step[2][0] == "name" and not step[3] for step in steps):
+            n = self.temp()  # stops at the first owner of a child named so
+            self.prelude.append("I")
+            return (f"any({steps[-1][2][1]!r} in (IX.get({n}) or INDEX({n})) "
+                    f"for {n} in {self._path_code(steps[:-1], 'el')})")
         return None
+
+    def values(self, source: str) -> str:
+        """Code for the string values of the nodes an XPath selects on `el`, in order (what
+        string_value gives for each node of top_nodes), without building Attr or Text nodes."""
+        ast = parse_xpath(source)
+        if ast is not None and ast[0] == "path":
+            return self.path(ast[1], "el", values=True)
+        return f"[SV(_n) for _n in {self.top_nodes(source)}]"
 
     def top_test(self, source: str) -> str:
         ast = parse_xpath(source)
@@ -202,11 +246,32 @@ class Generator:
                     "num")
         if op in ("div", "mod"):
             return f"ARITH({op!r}, {self.expr(left, v)[0]}, {self.expr(right, v)[0]})", "num"
+        fast = self.values_compare(op, left, right, v)
+        if fast is not None:
+            return fast, "bool"
         (lcode, lkind), (rcode, rkind) = self.expr(left, v), self.expr(right, v)
         if lkind == "num" and rkind == "num":
             python = {"=": "==", "!=": "!="}.get(op, op)
             return f"({lcode} {python} {rcode})", "bool"
         return f"CMP({op!r}, {lcode}, {rcode})", "bool"
+
+    def values_compare(self, op: str, left: tuple, right: tuple, v: str) -> str | None:
+        """A path compared with a number (or, for = and !=, a string literal): XPath's
+        comparison of a node-set, on its nodes' string values; None for other operands."""
+        on_left = left[0] == "path"
+        path, other = (left, right) if on_left else (right, left)
+        if path[0] != "path" or not (other[0] == "number" or (
+                other[0] == "literal" and op in ("=", "!="))):
+            return None
+        values = self.path(path[1], v, values=True)
+        if ":=" in values:  # not allowed in a comprehension's iterable: CMP compares it
+            return None
+        x = self.temp()
+        python = {"=": "==", "!=": "!="}.get(op, op)
+        item, constant = (f"TNUM({x})", self.number(float(other[1]))) if other[0] == "number" else \
+            (x, repr(other[1]))
+        test = f"{item} {python} {constant}" if on_left else f"{constant} {python} {item}"
+        return f"any({test} for {x} in {values})"
 
     def attr_compare(self, op: str, left: tuple, right: tuple, v: str) -> str | None:
         name, other = _attr_name(left), right
@@ -216,13 +281,13 @@ class Generator:
             return None
         if other[0] == "literal":
             if op == "=":
-                return f"({v}.get({name!r}) == {other[1]!r})"
+                return f"({self.read(v, name)} == {other[1]!r})"
             t = self.temp()
-            return f"(({t} := {v}.get({name!r})) is not None and {t} != {other[1]!r})"
+            return f"(({t} := {self.read(v, name)}) is not None and {t} != {other[1]!r})"
         t = self.temp()
         python = "==" if op == "=" else "!="
-        return f"(({t} := {v}.get({name!r})) is not None and NUM({t}) {python} " \
-               f"{float(other[1])!r})"
+        return f"(({t} := {self.read(v, name)}) is not None and NUM({t}) {python} " \
+               f"{self.number(float(other[1]))})"
 
     def test(self, ast: tuple, v: str) -> str:
         """Python code for XPath boolean(ast) on node variable `v`."""
@@ -237,13 +302,17 @@ class Generator:
             inner = ast[2][0]
             name = _attr_name(inner)
             if name is not None:
-                return f"({v}.get({name!r}) is None)"
+                return f"({self.read(v, name)} is None)"
             return f"(not {self.test(inner, v)})"
         if kind == "call" and ast[1] == "boolean" and len(ast[2]) == 1:
             return self.test(ast[2][0], v)
         name = _attr_name(ast)
         if name is not None:
-            return f"({v}.get({name!r}) is not None)"
+            return f"({self.read(v, name)} is not None)"
+        if kind == "path":
+            fast = self.exists(ast[1]) if v == "el" else _child_exists(ast[1], v)
+            if fast is not None:
+                return fast
         code, value_kind = self.expr(ast, v)
         if value_kind == "bool":
             return code
@@ -285,57 +354,102 @@ class Generator:
             return f"FN[{name!r}]({codes})", kind
         raise NotGenerated(f"function {name}")
 
-    def path(self, steps: list[tuple], v: str) -> str:
-        """A comprehension over the child index; paths on `el` are computed once (CSE)."""
-        key = repr(steps)
+    def path(self, steps: list[tuple], v: str, values: bool = False) -> str:
+        """A comprehension over the child index (of the nodes' string values with `values`);
+        paths on `el` are computed once (CSE)."""
+        key = f"values {steps!r}" if values else repr(steps)
         if v == "el" and key in self.cse:
-            self.prelude.append(self.cse[key])
+            self._use(self.cse[key])
             return self.cse[key]
-        code = self._path_code(steps, v)
         if v != "el":
-            return code
+            return self._path_code(steps, v, values)
+        for size in range(1, len(steps) + 1):
+            self.path_uses[repr(steps[:size])] += 1
+        start, deps = None, []
+        for size in range(len(steps) - 1, 0, -1):  # the longest shared beginning, if any
+            if repr(steps[:size]) in self.shared and (size > 1 or steps[0][3]) and all(
+                    step[1] in ("child", "attribute") for step in steps[size:]):
+                start = self.path(steps[:size], "el")
+                deps = [start]
+                steps = steps[size:]
+                break
+        code = self._path_code(steps, v, values, start)
         name = f"_c{len(self.cse)}"
         self.cse[key] = name
         self.cse_code[name] = code
+        self.cse_deps[name] = deps
         self.prelude.append(name)
         return name
+
+    def _use(self, name: str) -> None:
+        """Mark a shared path (and those it is computed from) as needed by the statement."""
+        for dep in self.cse_deps.get(name, ()):
+            self._use(dep)
+        self.prelude.append(name)
 
     def _uses_index(self, code: str) -> bool:
         return re.search(r"\bI\b", code) is not None
 
-    def _path_code(self, steps: list[tuple], v: str) -> str:
+    def _path_code(self, steps: list[tuple], v: str, values: bool = False,
+                   start: str | None = None) -> str:
+        """The path from `v`, or from each node of the list `start` when given."""
+        if values and v == "el" and start is None and len(steps) == 1 and \
+                _bare_attribute(steps[0]):
+            value = self.temp()  # no comprehension for one attribute of the context element
+            read = self.read(v, steps[0][2][1])
+            return f"(() if ({value} := {read}) is None else ({value},))"
         parts: list[str] = []
         current, item = v, v
+        if start is not None:
+            current = item = self.temp()
+            parts.append(f"for {current} in {start}")
         for number, step in enumerate(steps):
             _, axis, test, preds = step
             last = number == len(steps) - 1
             if axis == "attribute" and last and _bare_attribute(step):
                 value = self.temp()
-                parts.append(f"for {value} in ({current}.get({test[1]!r}),) "
+                parts.append(f"for {value} in ({self.read(current, test[1])},) "
                              f"if {value} is not None")
-                item = f"ATTR({current}, {test[1]!r}, {value})"
+                item = value if values else f"ATTR({current}, {test[1]!r}, {value})"
                 break
             if axis == "child" and test[0] == "text" and last and not preds:
-                item = self.temp()
-                parts.append(f"for {item} in TEXTS({current})")
+                text = self.temp()
+                parts.append(f"for {text} in TEXTS({current})")
+                item = f"{text}.value" if values else text
                 break
             if test[0] != "name" or any(is_positional(p) for p in preds):
                 raise NotGenerated("step outside the generated subset")
             if axis == "child":
                 source = f"I.get({test[1]!r}, _E)" if current == "el" else \
-                    f"C({current}, {test[1]!r})"
+                    f"(IX.get({current}) or INDEX({current})).get({test[1]!r}, _E)"
             elif axis in ("descendant", "descendant-or-self") and number == 0:
                 helper = "D" if axis == "descendant" else "DS"
                 source = f"{helper}({current}, {test[1]!r})"
             else:
                 raise NotGenerated(f"axis {axis}")
-            if len(steps) == 1 and not preds:
+            if len(steps) == 1 and not preds and not values and start is None:
                 return source
             node = self.temp()
-            conditions = "".join(f" if {self.test(p, node)}" for p in preds)
-            parts.append(f"for {node} in {source}{conditions}")
+            parts.append(f"for {node} in {source}{self._predicates(node, preds)}")
             current = item = node
+            if values and last:
+                item = f"SV({node})"
         return f"[{item} {' '.join(parts)}]"
+
+    def _predicates(self, node: str, preds: list[tuple]) -> str:
+        """The comprehension clauses filtering `node`; an attribute the predicates read
+        more than once is read once, into a variable."""
+        reads: Counter[str] = Counter()
+        for pred in preds:
+            _count_attribute_reads(pred, reads)
+        binds = {name: self.temp() for name, count in reads.items() if count > 1}
+        for name, var in binds.items():
+            self.bound[(node, name)] = var
+        clauses = "".join(f" for {var} in ({node}.get({name!r}),)" for name, var in binds.items())
+        clauses += "".join(f" if {self.test(p, node)}" for p in preds)
+        for name in binds:
+            del self.bound[(node, name)]
+        return clauses
 
     def flush(self, out: _Source) -> None:
         """Compute, before a statement, the shared paths it uses (once per element); the
@@ -345,7 +459,7 @@ class Generator:
                 name == "I" or self._uses_index(self.cse_code[name]) for name in self.prelude):
             out.add("if I is _U:")
             out.add("    I = env.index(el)")
-        for name in self.prelude:
+        for name in self.prelude:  # shared paths come before the paths computed from them
             if name not in done:
                 done.add(name)
                 out.add(f"if {name} is _U:")
@@ -355,10 +469,31 @@ class Generator:
         self.prelude = []
 
 
+def _child_exists(steps: list[tuple], v: str) -> str | None:
+    """Existence of one child step without predicates on node variable `v`, from its index."""
+    if len(steps) != 1 or steps[0][1] != "child" or steps[0][2][0] != "name" or steps[0][3]:
+        return None
+    return f"({steps[0][2][1]!r} in (IX.get({v}) or INDEX({v})))"
+
+
 def _attr_name(ast: tuple) -> str | None:
     if ast[0] == "path" and len(ast[1]) == 1 and _bare_attribute(ast[1][0]):
         return ast[1][0][2][1]
     return None
+
+
+def _count_attribute_reads(ast: Any, reads: Counter[str]) -> None:
+    """Count the bare `@name` reads of an expression on its own context node (not those in
+    the predicates of its paths' steps, which apply to other nodes)."""
+    if not isinstance(ast, (tuple, list)) or not ast:
+        return
+    if isinstance(ast, tuple) and ast[0] == "path":
+        name = _attr_name(ast)
+        if name is not None:
+            reads[name] += 1
+        return
+    for part in ast:
+        _count_attribute_reads(part, reads)
 
 
 def _bare_attribute(step: tuple) -> bool:
@@ -405,6 +540,59 @@ def _concat(codes: list[str]) -> str:
     return codes[0] if len(codes) == 1 else "[" + ", ".join(f"*{c}" for c in codes) + "]"
 
 
+def _number(g: Generator, value: Any) -> str:
+    """Code for a ruleset's number (XPath number() of its text; NaN has no literal)."""
+    return g.number(to_number(str(value)))
+
+
+def _conjuncts(ast: tuple, negate: bool = False) -> list[tuple[tuple, bool]]:
+    """(expression, negated) pairs whose conjunction is the XPath boolean of `ast` (negated
+    with `negate`): `a and b`, `not(a or b)` and `not(not(a))` split up, for nested ifs."""
+    kind = ast[0]
+    if kind == "call" and ast[1] == "not" and len(ast[2]) == 1:
+        return _conjuncts(ast[2][0], not negate)
+    if kind == "call" and ast[1] == "boolean" and len(ast[2]) == 1:
+        return _conjuncts(ast[2][0], negate)
+    if kind == "binop" and ast[1] == ("or" if negate else "and"):
+        return _conjuncts(ast[2], negate) + _conjuncts(ast[3], negate)
+    return [(ast, negate)]
+
+
+def _value_test(g: Generator, rule: str, raw: dict[str, Any]) -> str | None:
+    """Code for "the rule holds" from the string values its XPaths select (checks' `*_holds`
+    functions), or None for the rule types decided without reading values."""
+
+    def values(key: str) -> str:
+        return _concat([g.values(p) for p in _list(raw.get(key))])
+
+    def date(key: str) -> str:
+        return "None" if raw.get(key) == "NOW" else g.values(raw[key])
+
+    if rule in ("date_now", "date_order", "time_limit", "between_dates"):
+        keys = {"date_now": ("date",), "date_order": ("less", "more"),
+                "time_limit": ("start", "end"), "between_dates": ("date", "start", "end")}[rule]
+        return f"K.{rule}_holds({', '.join(date(key) for key in keys)}, today)"
+    if rule in ("regex_matches", "regex_no_matches"):
+        pattern = g.const(re.compile(raw["regex"]))
+        return f"K.regex_holds({values('paths')}, {pattern}, {rule == 'regex_matches'})"
+    if rule == "startswith":
+        prefix = _list(raw.get("prefix"))
+        prefixes = "None" if prefix == ["ORG-ID-PREFIX"] else _concat(
+            [g.values(p) for p in prefix])
+        return (f"K.startswith_holds({values('paths')}, {prefixes}, "
+                f"{raw.get('separator', '')!r}, org_prefixes)")
+    if rule in ("unique", "no_spaces"):
+        return f"K.{rule}_holds({values('paths')})"
+    if rule in ("sum", "strict_sum"):
+        target = _number(g, raw.get("sum", 0))
+        return f"K.total_holds({values('paths')}, {target}, {rule == 'strict_sum'})"
+    if rule == "range":
+        low = _number(g, raw["min"]) if "min" in raw else "None"
+        high = _number(g, raw["max"]) if "max" in raw else "None"
+        return f"K.in_range_holds({values('paths')}, {low}, {high})"
+    return None
+
+
 def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
     """Statements testing one case on `el`; failures go to emit(index, failures)."""
     raw, rule = case.raw, case.rule
@@ -417,8 +605,20 @@ def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
         out.depth += 1
         opened += 1
 
+    def open_test(source: str, negate: bool = False) -> None:
+        """open_if on an XPath's truth (or its negation), one `if` per conjunct: what a
+        conjunct needs is computed only when the conjuncts before it hold."""
+        ast = parse_xpath(source)
+        if ast is None:
+            code = g.top_test(source)
+            open_if(f"not {code}" if negate else code)
+            return
+        for part, negated in _conjuncts(ast, negate):
+            code = g.test(part, "el")
+            open_if(f"not {code}" if negated else code)
+
     if "condition" in raw:
-        open_if(g.top_test(raw["condition"]))
+        open_test(raw["condition"])
     if case.id_condition is not None:  # the identifiers are only read with a Registry list
         g.flush(out)
         ids = _concat([g.top_nodes(p) for p in _list(raw.get("paths"))])
@@ -433,23 +633,28 @@ def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
     attribute = _single_attribute(raw.get("paths"))
     if attribute is not None and rule == "no_spaces":  # the value itself, before any node
         v = g.temp()
-        open_if(f"({v} := el.get({attribute!r})) is not None and {v} != {v}.strip()")
+        open_if(f"({v} := {g.read('el', attribute)}) is not None and {v} != {v}.strip()")
     elif attribute is not None and rule in ("regex_matches", "regex_no_matches"):
         v = g.temp()
         found = "is None" if rule == "regex_matches" else "is not None"
-        open_if(f"({v} := el.get({attribute!r})) and "
+        open_if(f"({v} := {g.read('el', attribute)}) and "
                 f"{g.const(re.compile(raw['regex']))}.search({v}) {found}")
+    else:
+        holds = _value_test(g, rule, raw)
+        if holds is not None:  # the rule on the values first: nodes only for a failure
+            open_if(f"not {holds}")
 
     def nodes(key: str) -> str:
         return _concat([g.top_nodes(p) for p in _list(raw.get(key))])
 
     if rule == "if_then":
-        open_if(f"{g.top_test(raw['if'])} and not {g.top_test(raw['then'])}")
+        open_test(raw["if"])
+        open_test(raw["then"], negate=True)
         paths = _concat([g.top_nodes(p) for p in _list(raw.get("paths"))]) \
             if raw.get("paths") else "[]"
         call = f"K.if_then({paths}, el)"
     elif rule == "one_or_all":
-        open_if(f"not {g.top_test(raw['one'])}")
+        open_test(raw["one"], negate=True)
         mode = raw.get("all", "")
         holds = "None" if mode in _KEYWORD_MODES else g.top_test(mode)
         call = f"K.one_or_all({mode!r}, el, env, {holds})"
@@ -466,8 +671,8 @@ def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
         excluded = ", ".join(g.top_nodes(p) for p in _list(raw.get("excluded")))
         call = f"K.only_one_of({nodes('paths')}, [{excluded}], el)"
     elif rule in ("sum", "strict_sum"):
-        target = to_number(str(raw.get("sum", 0)))
-        call = f"K.total({nodes('paths')}, {target!r}, {rule == 'strict_sum'}, el)"
+        target = _number(g, raw.get("sum", 0))
+        call = f"K.total({nodes('paths')}, {target}, {rule == 'strict_sum'}, el)"
     elif rule == "date_order":
         less = "None" if raw.get("less") == "NOW" else g.top_nodes(raw["less"])
         more = "None" if raw.get("more") == "NOW" else g.top_nodes(raw["more"])
@@ -491,8 +696,8 @@ def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
     elif rule == "unique":
         call = f"K.unique({nodes('paths')})"
     elif rule == "range":
-        low = repr(to_number(str(raw["min"]))) if "min" in raw else "None"
-        high = repr(to_number(str(raw["max"]))) if "max" in raw else "None"
+        low = _number(g, raw["min"]) if "min" in raw else "None"
+        high = _number(g, raw["max"]) if "max" in raw else "None"
         call = f"K.in_range({nodes('paths')}, {low}, {high})"
     elif rule == "no_spaces":
         call = f"K.no_spaces({nodes('paths')})"
@@ -506,13 +711,46 @@ def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
 
 
 def generate(items: list[Any], base: int = 0) -> tuple[str, dict[str, Any], list[int]]:
-    """Source and constants of `check(...)` for one context, and the items left to `ref`.
+    """Source and constants of `check(els, ...)` for one context, and the items left to `ref`.
 
+    `check` runs the cases on each element of `els` in turn (one call per context and unit).
     Item i is numbered base + i in emit/ref/loop calls.
     """
-    g = Generator()
+    counting = Generator()  # a first pass counts the element's attribute reads and paths
+    _generate_body(counting, items, base)
+    g = Generator(frozenset(name for name, n in counting.el_reads.items() if n > 1),
+                  frozenset(path for path, n in counting.path_uses.items() if n > 1))
+    body, by_reference = _generate_body(g, items, base)
+    code = "\n".join(body.lines + list(g.cse_code.values()))
+    header = ["def check(els, env, today, org_ids, org_prefixes, emit, ref, loop):"]
+    header.extend(_helpers(code))
+    header.append("    for el in els:")
+    if g.eager_index:  # the guards read it at once
+        header.append("        I = env.index(el)")
+    elif re.search(r"\bI\b", code):  # built when first needed
+        header.append("        I = _U")
+    header.extend(f"        {var} = el.get({name!r})" for name, var in g.el_vars.items())
+    if g.cse:
+        header.append("        " + " = ".join(g.cse.values()) + " = _U")
+    return "\n".join(header + body.lines) + "\n", g.consts, by_reference
+
+
+_HELPERS = (("IX", "env.indexes", r"\bIX\."), ("INDEX", "env.index", r"\bINDEX\("),
+            ("D", "env.descendants", r"\bD\("),
+            ("DS", "env.descendants_or_self", r"\bDS\("), ("NAMED", "env.named", r"\bNAMED\("))
+
+
+def _helpers(code: str) -> list[str]:
+    """Lines binding the Env helpers that `code` calls (the children indexes built so far
+    as IX: a child step reads the index without a call when it is built)."""
+    return [f"    {name} = {helper}" for name, helper, used in _HELPERS if re.search(used, code)]
+
+
+def _generate_body(g: Generator, items: list[Any], base: int) -> tuple[_Source, list[int]]:
+    """The statements running every item on `el`, and the items left to `ref`."""
     g.eager_index = any(item.needs is not None for item in items)
     body = _Source()
+    body.depth = 2  # inside the loop over the context's elements
     by_reference: list[int] = []
     for offset, item in enumerate(items):
         index = base + offset
@@ -534,12 +772,13 @@ def generate(items: list[Any], base: int = 0) -> tuple[str, dict[str, Any], list
         else:
             attempt = _Source()
             attempt.depth = body.depth
-            saved = (dict(g.cse), dict(g.cse_code), g.counter, dict(g.consts))
+            saved = (dict(g.cse), dict(g.cse_code), dict(g.cse_deps), g.counter,
+                     dict(g.consts))
             try:
                 _case_block(g, index, item, attempt)
                 body.lines.extend(attempt.lines)
             except NotGenerated:
-                g.cse, g.cse_code, g.counter, g.consts = saved
+                g.cse, g.cse_code, g.cse_deps, g.counter, g.consts = saved
                 g.prelude = []
                 by_reference.append(index)
                 body.add(f"ref({index}, el)")
@@ -547,19 +786,7 @@ def generate(items: list[Any], base: int = 0) -> tuple[str, dict[str, Any], list
             body.depth -= 1
     if not body.lines:
         body.add("pass")
-    code = "\n".join(body.lines + list(g.cse_code.values()))
-    header = ["def check(el, env, today, org_ids, org_prefixes, emit, ref, loop):"]
-    for name, helper in (("C", "env.children"), ("D", "env.descendants"),
-                         ("DS", "env.descendants_or_self"), ("NAMED", "env.named")):
-        if re.search(rf"\b{name}\(", code):  # only the helpers the body calls
-            header.append(f"    {name} = {helper}")
-    if g.eager_index:  # the guards read it at once
-        header.append("    I = env.index(el)")
-    elif re.search(r"\bI\b", code):  # built when first needed
-        header.append("    I = _U")
-    if g.cse:
-        header.append("    " + " = ".join(g.cse.values()) + " = _U")
-    return "\n".join(header + body.lines) + "\n", g.consts, by_reference
+    return body, by_reference
 
 
 def compile_driver(contexts: list[tuple[Any, Any, Callable]],
@@ -568,8 +795,9 @@ def compile_driver(contexts: list[tuple[Any, Any, Callable]],
 
     `contexts`: (needs, select, check) per context: the children of the unit without which
     it selects nothing (or None), its Expr relative to the unit (None: the unit itself), and
-    its generated check(). Selections become inline comprehensions over the unit's child
-    index where the generator covers them, else call the Expr.
+    its generated check(), called once with every element the context selects. Selections
+    become inline comprehensions over the unit's child index where the generator covers them,
+    else call the Expr.
     """
     g = Generator()
     g.eager_index = True
@@ -584,7 +812,7 @@ def compile_driver(contexts: list[tuple[Any, Any, Callable]],
             depth += 1
         call = f"{g.const(check)}({{}}, env, today, org_ids, org_prefixes, emit, ref, loop)"
         if select is None:
-            lines.append("    " * depth + call.format("el"))
+            lines.append("    " * depth + call.format("(el,)"))
             continue
         ast = parse_xpath(select.source)
         try:
@@ -593,15 +821,9 @@ def compile_driver(contexts: list[tuple[Any, Any, Callable]],
             nodes = g._path_code(ast[1], "el")
         except NotGenerated:
             nodes = f"{g.const(select)}.nodes(el, env)"
-        node = g.temp()
-        lines.append("    " * depth + f"for {node} in {nodes}:")
-        lines.append("    " * (depth + 1) + call.format(node))
+        lines.append("    " * depth + call.format(nodes))
     source = "\n".join(lines) + "\n"
-    header = []
-    for name, helper in (("C", "env.children"), ("D", "env.descendants"),
-                         ("DS", "env.descendants_or_self")):
-        if re.search(rf"\b{name}\(", source):
-            header.append(f"    {name} = {helper}")
+    header = _helpers(source)
     source = "\n".join(lines[:1] + header + lines[1:]) + "\n"
     namespace = {**BASE_NAMESPACE, **g.consts}
     code = compile(source, f"<{label} driver>", "exec")

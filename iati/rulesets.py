@@ -377,7 +377,7 @@ class ContextRules:
     select: Expr | None         # None: the unit itself
     items: list[Case | Loop]
     base: int = 0               # number of the first item in the ruleset's item list
-    fast: Callable | None = field(default=None, repr=False)  # the generated check()
+    fast: Callable | None = field(default=None, repr=False)  # generated check(elements, …)
     needs: Needs = None         # children of the unit without which `select` is empty
 
 
@@ -538,10 +538,10 @@ class Ruleset:
             if rules.needs is not None and present_in_unit.isdisjoint(rules.needs):
                 continue
             elements = (unit,) if rules.select is None else rules.select.nodes(unit, env)
+            if rules.fast is not None:
+                rules.fast(elements, env, today, org_ids, org_prefixes, emit, ref, loop)
+                continue
             for element in elements:
-                if rules.fast is not None:
-                    rules.fast(element, env, today, org_ids, org_prefixes, emit, ref, loop)
-                    continue
                 present = env.index(element).keys()
                 for offset, item in enumerate(rules.items):
                     if item.needs is not None and present.isdisjoint(item.needs):

@@ -83,6 +83,11 @@ class Env:
         self._index.clear()
         self._desc.clear()
 
+    @property
+    def indexes(self) -> dict[etree._Element, dict[str, list]]:
+        """The child indexes built so far, by element (what index() returns for them)."""
+        return self._index
+
     def index(self, el: etree._Element) -> dict[str, list]:
         """Children of `el` grouped by tag, built once."""
         idx = self._index.get(el)  # not try/except: most calls build a new index
@@ -91,8 +96,10 @@ class Env:
         idx = {}
         if isinstance(el, _Leaf):
             return idx
-        for child in el.iterchildren(etree.Element):
+        for child in el[:]:  # a slice: cheaper than iterchildren(etree.Element)
             tag = child.tag
+            if tag.__class__ is not str:  # a comment, processing instruction or entity
+                continue
             group = idx.get(tag)
             if group is None:
                 idx[tag] = [child]
@@ -109,7 +116,7 @@ class Env:
             return idx.get(tag, _EMPTY)
         if isinstance(el, _Leaf):
             return _EMPTY
-        return el.iterchildren(tag)
+        return [child for child in el[:] if child.tag == tag]  # cheaper than iterchildren
 
     def children(self, el: etree._Element, tag: str) -> list:
         try:
@@ -169,7 +176,13 @@ def to_number(value: Any) -> float:
         value = string_value(value[0]) if value else ""
     if isinstance(value, (int,)):
         return float(value)
-    match = _NUMBER.match(value)
+    return text_number(str(value))  # a plain str: the cache keeps no lxml "smart" string
+
+
+@lru_cache(maxsize=16384)
+def text_number(text: str) -> float:
+    """XPath number() of a string (cached: amounts and percentages repeat)."""
+    match = _NUMBER.match(text)
     return float(match.group(1)) if match else math.nan
 
 

@@ -43,3 +43,50 @@ def test_id_conditions_apply_only_with_known_identifiers():
     assert checks.id_condition_skips("NOT_EXISTING_ORG_ID", ["A-B"], frozenset({"A-B"}))
     assert checks.id_condition_skips("NOT_EXISTING_ORG_ID_PREFIX", ["A-B-1"],
                                      frozenset({"A-B"}))
+
+
+_TEXTS = [[], [""], ["a"], [" a"], ["a", "a"], ["a", "b "], ["100"], ["60", "40"], ["33.33333"] * 3,
+          ["-5"], ["101"], ["abc"], ["1e2"], ["XM-DAC-7"], ["XM-DAC-7-1", "XX-1"],
+          ["2024-02-29", "2030-01-01"], ["2026-01-01T10:00:00Z"], ["29/02/2024"]]
+_PATTERN = re.compile("^[A-Z]{2}-")
+_TODAY = date(2025, 6, 1)
+
+
+def _dates(values: list[str] | None) -> list[Attr] | None:
+    return None if values is None else _attrs(*values)
+
+
+def test_the_value_level_rules_agree_with_the_node_level_rules():
+    prefixes = frozenset({"XM-DAC"})
+    for texts in _TEXTS:
+        nodes = _attrs(*texts)
+        pairs = [
+            (checks.regex_holds(texts, _PATTERN, True), checks.regex(nodes, _PATTERN, True)),
+            (checks.regex_holds(texts, _PATTERN, False), checks.regex(nodes, _PATTERN, False)),
+            (checks.no_spaces_holds(texts), checks.no_spaces(nodes)),
+            (checks.unique_holds(texts), checks.unique(nodes)),
+            (checks.in_range_holds(texts, 0.0, 100.0), checks.in_range(nodes, 0.0, 100.0)),
+            (checks.in_range_holds(texts, None, 50.0), checks.in_range(nodes, None, 50.0)),
+            (checks.total_holds(texts, 100.0, True), checks.total(nodes, 100.0, True, None)),
+            (checks.total_holds(texts, 100.0, False), checks.total(nodes, 100.0, False, None)),
+            (checks.startswith_holds(texts, None, "", prefixes),
+             checks.startswith(nodes, None, "", prefixes)),
+            (checks.startswith_holds(texts, ["XM-DAC-7"], "-", prefixes),
+             checks.startswith(nodes, _attrs("XM-DAC-7"), "-", prefixes)),
+            (checks.startswith_holds(texts, [], "", prefixes),
+             checks.startswith(nodes, [], "", prefixes)),
+            (checks.date_now_holds(texts, _TODAY), checks.date_now(nodes, _TODAY)),
+        ]
+        for holds, failures in pairs:
+            assert holds == (failures == []), texts
+        for other in (None, [], ["2024-03-01"], ["2020-01-01"], ["bad"]):
+            assert checks.date_order_holds(texts, other, _TODAY) == (
+                checks.date_order(nodes, _dates(other), _TODAY) == []), (texts, other)
+            assert checks.date_order_holds(other, texts, _TODAY) == (
+                checks.date_order(_dates(other), nodes, _TODAY) == []), (texts, other)
+            if other is not None:
+                assert checks.time_limit_holds(other, texts, _TODAY) == (
+                    checks.time_limit(_dates(other), nodes, _TODAY) == []), (texts, other)
+                assert checks.between_dates_holds(texts, other, ["2026-01-01"], _TODAY) == (
+                    checks.between_dates(nodes, _dates(other), _attrs("2026-01-01"),
+                                         _TODAY) == []), (texts, other)

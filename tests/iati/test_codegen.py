@@ -77,3 +77,115 @@ def test_ruleset_literals_reach_the_code_as_data_only(literal):
     assert [f.id for f in findings] == ["X"]
     unit.set("code", "other")
     assert ruleset.check(unit, "iati-activities", ACT, Env(), date(2024, 1, 1), IdSets()) == []
+
+
+def _case(cid: str, **fields: object) -> dict:
+    return {**fields, "ruleInfo": {"id": cid, "severity": "error", "message": cid}}
+
+
+# Each case takes one of the generated engine's shortcuts: rules tested on values before any
+# node is built, comparisons of paths on their values, conditions split at `and`, existence
+# of child paths, attributes read once for several tests, shared beginnings of paths.
+_SHORTCUTS = {ACT: {
+    "date_now": {"cases": [_case("d1", date="transaction/transaction-date/@iso-date"),
+                           _case("d2", date="activity-date[@type = '2']/@iso-date")]},
+    "date_order": {"cases": [
+        _case("o1", less="activity-date[@type = '1']/@iso-date",
+              more="activity-date[@type = '3']/@iso-date"),
+        _case("o2", less="activity-date[@type = '3']/@iso-date", more="NOW")]},
+    "time_limit": {"cases": [_case("t1", start="budget/period-start/@iso-date",
+                                   end="budget/period-end/@iso-date")]},
+    "between_dates": {"cases": [_case("b1", date="transaction/transaction-date/@iso-date",
+                                      start="activity-date[@type = '1']/@iso-date",
+                                      end="activity-date[@type = '3']/@iso-date")]},
+    "regex_matches": {"cases": [_case("r1", paths=["participating-org/@ref"],
+                                      regex="^[A-Z]{2}-")]},
+    "no_spaces": {"cases": [_case("s1", paths=["iati-identifier", "title/narrative/text()"])]},
+    "unique": {"cases": [_case("u1", paths=["iati-identifier", "other-identifier/@ref"])]},
+    "startswith": {"cases": [
+        _case("w1", paths=["iati-identifier"], prefix=["reporting-org/@ref"], separator="-"),
+        _case("w2", paths=["participating-org/@ref"], prefix="ORG-ID-PREFIX")]},
+    "range": {"cases": [_case("g1", paths=["sector/@percentage"], min=0, max=100)]},
+    "strict_sum": {"cases": [_case(
+        "m1", paths=["sector[not(@vocabulary) or @vocabulary = '' or @vocabulary = '1']"
+                     "/@percentage"], sum=100)]},
+    "if_then": {"cases": [
+        _case("i1", **{"if": "count(sector[not(@vocabulary) or @vocabulary = '1']) = 1",
+                       "then": "sector[not(@vocabulary) or @vocabulary = '1']/@percentage"
+                               " = 100"}),
+        _case("i2", **{"if": "sector and not(transaction/sector)", "then": "false()"}),
+        _case("i3", **{"if": "transaction/value > 1000 and 5 < transaction/value",
+                       "then": "transaction/value = '7' or transaction/value < 100"}),
+        _case("i4", **{"if": "not(recipient-region or other-identifier)",
+                       "then": "transaction[sector or recipient-country]"}),
+        _case("i5", **{"if": "transaction[value/@currency = 'EUR' and @ref > 2]",
+                       "then": "not(reporting-org)"}),
+        _case("i6", **{"if": "@default-currency = 'EUR' or @default-currency = 'XOF'",
+                       "then": "activity-date[@type = '1'] and budget/value <= 10"}),
+    ]},
+    "atleast_one": {"cases": [_case("a1", paths=["result/indicator/period", "transaction/sector"],
+                                    condition="boolean(transaction) and not(sector)")]},
+}}
+
+_VARIANTS = [  # the sectors, and the small activity's fields (tests/iati/conftest.py)
+    {},
+    {"sectors": '<sector vocabulary="1" code="11110" percentage="60"/>'
+                '<sector code="11120" percentage="50"/><sector vocabulary="2" code="111"/>',
+     "identifier": "XM-DAC-7-1"},
+    {"sectors": '<sector vocabulary="1" code="11110" percentage=" 100"/>',
+     "start": "2031-01-01", "paid": "2030-01-01"},
+    {"sectors": '<sector vocabulary="1" code="11110" percentage="abc"/>',
+     "identifier": " XM-DAC-7-PTF-1", "budget_end": "2023-06-01"},
+    {"sectors": "", "identifier": "OTHER-1"},
+]
+_EXTRA = [  # added at the end of the activity
+    "",
+    '<other-identifier ref="XM-DAC-7-1" type="B1"/><other-identifier ref=" x" type="A1"/>',
+    '<activity-date type="1" iso-date="2025-01-01"/><activity-date type="3" iso-date="2024-01-01"/>'
+    '<budget><period-start iso-date="2020-01-01"/><period-end iso-date="2022-01-01"/>'
+    '<value currency="EUR">5</value></budget>',
+    '<transaction ref="3"><transaction-type code="3"/>'
+    '<transaction-date iso-date="2040-05-01"/><value currency="EUR">2000</value>'
+    '<sector code="11110"/><recipient-country code="ML"/></transaction>',
+    '<transaction ref="1"><transaction-type code="3"/><transaction-date iso-date="x"/>'
+    '<value>7</value></transaction><activity-date type="3" iso-date="2030-01-01"/>'
+    '<participating-org ref="bad ref" role="1"/><result type="1"><indicator measure="1">'
+    '<period><period-start iso-date="2020-01-01"/></period></indicator></result>',
+]
+
+
+def test_the_generated_shortcuts_find_what_the_reference_engine_finds():
+    fast, reference = Ruleset(_SHORTCUTS), Ruleset(_SHORTCUTS, fast=False)
+    assert [i for c in fast.contexts for i in generate(c.items, c.base)[2]] == []
+    ids = IdSets(org_id_prefixes=frozenset({"XM-DAC"}))
+    seen: set[str] = set()
+    for variant in _VARIANTS:
+        for extra in _EXTRA:
+            data = activity_xml(**variant).replace(
+                b"</iati-activity>", extra.encode() + b"</iati-activity>")
+            unit = etree.fromstring(data)[0]
+            found = [sorted((f.id, f.xpath, f.message) for f in ruleset.check(
+                unit, "iati-activities", ACT, Env(), date(2025, 6, 1), ids))
+                for ruleset in (fast, reference)]
+            assert found[0] == found[1], (variant, extra)
+            seen.update(finding[0] for finding in found[0])
+    cases = {case["ruleInfo"]["id"] for rule in _SHORTCUTS[ACT].values() for case in rule["cases"]}
+    assert seen == cases  # every case failed somewhere: its shortcut's findings were compared
+
+
+def test_numbers_without_a_python_literal_reach_the_code_as_constants():
+    # A 400-digit number is infinite as a float: `inf` is no Python literal.
+    huge = "9" * 400
+    rules = {ACT: {
+        "range": {"cases": [_case("big", paths=["sector/@percentage"], min=0, max=huge)]},
+        "if_then": {"cases": [
+            _case("cmp", **{"if": "true()", "then": f"sector/@percentage < {huge}"}),
+            _case("attr", **{"if": "true()", "then": f"sector[@percentage = {huge}]"})]},
+    }}
+    fast, reference = Ruleset(rules), Ruleset(rules, fast=False)
+    assert [i for c in fast.contexts for i in generate(c.items, c.base)[2]] == []
+    unit = etree.fromstring(activity_xml())[0]
+    found = [sorted(f.id for f in ruleset.check(unit, "iati-activities", ACT, Env(),
+                                                date(2025, 6, 1), IdSets()))
+             for ruleset in (fast, reference)]
+    assert found[0] == found[1] and "attr" in found[0]

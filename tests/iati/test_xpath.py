@@ -124,6 +124,15 @@ def test_child_indexes_are_built_once_and_forgotten_on_reset(root):
     assert env.children(root, "sector") is not first
 
 
+
+def test_child_indexes_hold_elements_only():
+    el = etree.fromstring(b"<a><!-- c --><b/><?pi x?><c/><b/></a>")
+    env = Env()
+    assert env.named(el, "b") == [el[1], el[4]]  # read directly, no index built yet
+    assert {tag: len(found) for tag, found in env.index(el).items()} == {"b": 2, "c": 1}
+    assert env.named(el, "b") is env.index(el)["b"]
+
+
 @pytest.mark.parametrize(("expression", "needs"), [
     ("count(sector[@vocabulary = '1']) > 1", {"sector"}),
     ("count(recipient-region) + count(recipient-country) > 1",
