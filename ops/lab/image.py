@@ -92,7 +92,14 @@ def customize(rootfs: Path, public_key: str, proxy_url: str) -> None:
     (ssh_dir / "authorized_keys").write_text(public_key.strip() + "\n")
     (ssh_dir / "authorized_keys").chmod(0o600)
     apt_conf = rootfs / "etc/apt/apt.conf.d"
-    (apt_conf / "01ptfops-lab-proxy").write_text(f'Acquire::http::Proxy "{proxy_url}";\n')
+    # One request at a time through apt-cacher-ng (apt's HTTP pipelining once left an
+    # `apt-get update` waiting forever on a connection the proxy had closed), a read timeout,
+    # and a few retries of a failed download.
+    (apt_conf / "01ptfops-lab-proxy").write_text(
+        f'Acquire::http::Proxy "{proxy_url}";\n'
+        'Acquire::http::Pipeline-Depth "0";\n'
+        'Acquire::http::Timeout "60";\n'
+        'Acquire::Retries "3";\n')
     (rootfs / "etc/apt/sources.list").write_text(
         f"deb {MIRROR} {SUITE} main\n"
         f"deb {MIRROR} {SUITE}-updates main\n"

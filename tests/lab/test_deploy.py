@@ -209,12 +209,88 @@ def test_site_converges_every_host_without_failure(lab: Lab) -> None:
         assert changed > 0, host
 
 
+def template_tasks() -> set[str]:
+    """`role : name` of the roles' template tasks that run only for a file that differs."""
+    names = set()
+    for path in (REPO / "playbooks" / "roles").glob("*/tasks/*.yml"):
+        for task in yaml.safe_load(path.read_text()) or []:
+            if "ansible.builtin.template" in task and "_files_to_write" in str(task.get("when")):
+                names.add(f"{path.parts[-3]} : {task['name']}")
+    return names
+
+
+def task_results(output: str) -> dict[str, set[str]]:
+    """What each task of a run's output reported (ok, changed, skipping...) on any host."""
+    results: dict[str, set[str]] = {}
+    task = ""
+    for line in output.splitlines():
+        if found := re.match(r"^(?:TASK|RUNNING HANDLER) \[(.+?)\] \*", line):
+            task = found[1]
+        elif found := re.match(r"^(ok|changed|skipping|failed|fatal): \[", line):
+            results.setdefault(task, set()).add(found[1])
+    return results
+
+
 def test_a_second_converge_changes_nothing_on_any_host(lab: Lab) -> None:
-    recap = lab.playbook("site", "-e", f"portal_release_archive={lab.release_a}")
-    assert {host: counts[1] for host, counts in recap.items()} == {
-        "web1": 0, "web2": 0, "backup1": 0}
+    done = lab.run("site", "-e", f"portal_release_archive={lab.release_a}")
+    assert done.returncode == 0, done.stdout[-6000:]
+    recap = {m[1]: int(m[3]) for m in RECAP.finditer(done.stdout)}
+    assert recap == {"web1": 0, "web2": 0, "backup1": 0}
+    # Every file the roles write from a template was found as it should be by the one read of
+    # its role (tasks/files.yml): no template task ran. One that runs each time means the
+    # role's list of files disagrees with the task (path, mode, owner) or the rendering.
+    results = task_results(done.stdout)
+    templates = template_tasks()
+    assert len(templates) >= 15
+    assert {name: results[name] for name in templates if name in results
+            and results[name] != {"skipping"}} == {}
     first, second = TIMINGS["site.yml #1"], TIMINGS["site.yml #2"]
     print(f"\nconverge: first {first:.0f} s, second {second:.0f} s ({second / first:.0%})")
+
+
+def test_a_converge_puts_back_what_drifted_on_a_host(lab: Lab) -> None:
+    # The roles read packages, services, folders and the certificate in one command each and
+    # act only on what differs: what was changed by hand must still be found and put back.
+    lab.ssh("web2", "systemctl disable --now fail2ban nftables && "
+                    "apt-get remove -y -q less && "
+                    "chmod 0777 /srv/ptfops/shared/instance/uploads && "
+                    "chown root /srv/ptfops/snapshots && "
+                    "rm /etc/ssl/ptfops/portal.crt /etc/ssl/ptfops/portal.key && "
+                    "chmod 0644 /etc/ptfops/ptfops.env && "
+                    "echo '# by hand' >> /etc/ssh/sshd_config.d/10-ptfops.conf && "
+                    "rm /etc/systemd/system/ptfops-backup.timer && systemctl daemon-reload")
+    recap = lab.playbook("site", "--limit", "web2", "-e",
+                         f"portal_release_archive={lab.release_a}")
+    assert recap["web2"][1] > 0  # changes were reported
+    state = lab.ssh("web2", "systemctl is-enabled fail2ban nftables; "
+                            "systemctl is-active fail2ban nftables; "
+                            "dpkg-query -W -f '${db:Status-Abbrev}' less; echo; "
+                            "stat -c '%a %U' /srv/ptfops/shared/instance/uploads "
+                            "/srv/ptfops/snapshots /etc/ssl/ptfops/portal.key "
+                            "/etc/ptfops/ptfops.env; "
+                            "grep -c 'by hand' /etc/ssh/sshd_config.d/10-ptfops.conf; "
+                            "systemctl is-active ptfops-backup.timer").stdout.split()
+    assert state == ["enabled", "enabled", "active", "active", "ii",
+                     "750", "ptfops", "755", "ptfops", "600", "root", "640", "root",
+                     "0", "active"]
+    rules = lab.ssh("web2", "nft list table inet ptfops_filter")
+    assert rules.returncode == 0 and "policy drop" in rules.stdout
+    # A new certificate, naming the host and its address (the later tests trust it).
+    names = lab.ssh("web2", "openssl x509 -noout -ext subjectAltName "
+                            "-in /etc/ssl/ptfops/portal.crt").stdout
+    assert f"IP Address:{lab.hosts['web2']}" in names and "DNS:web2." in names
+    Path(lab.ca).write_text("".join(ssl.get_server_certificate((lab.hosts[name], 443))
+                                    for name in lab.web))
+
+
+def test_unattended_upgrades_take_security_updates_only(lab: Lab) -> None:
+    # Our apt.conf.d file clears Debian's list of origins (50unattended-upgrades) and sets ours.
+    done = lab.ssh("web1", "cp /usr/share/unattended-upgrades/50unattended-upgrades "
+                           "/etc/apt/apt.conf.d/50unattended-upgrades && "
+                           "unattended-upgrade --dry-run --debug 2>&1 | grep 'Allowed origins'")
+    assert done.stdout.strip().endswith(
+        "Allowed origins are: origin=Debian,codename=bookworm-security,label=Debian-Security"), \
+        done.stdout
 
 
 def test_the_portal_answers_over_https_with_demo_content_on_each_web_host(lab: Lab) -> None:
