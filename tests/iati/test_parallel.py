@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 
-from iati.parallel import PARALLEL_FROM, worker_count
+from iati.parallel import PARALLEL_FROM, idle_cpus, sampled_idle, worker_count
 from iati.validate import validate_bytes
 from tests.iati.conftest import activity_xml
 
@@ -48,6 +53,22 @@ def test_small_files_stay_in_one_process_and_large_ones_use_the_cpus():
     assert worker_count(None, 10) == 1
     assert worker_count(4, 10) == 4
     assert worker_count(None, PARALLEL_FROM) >= 1
+
+
+def test_cpus_kept_busy_by_other_processes_leave_one_process():
+    # Real load: one busy loop per CPU. The idle time is looked at now (/proc/stat), not
+    # from the 1-minute load average, which would still show the quiet minute before.
+    cpus = os.cpu_count() or 1
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(cpus)]
+    try:
+        time.sleep(0.3)
+        assert sampled_idle(0.2) < 0.5
+        assert idle_cpus(cpus) == 1
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 def test_sharing_a_file_before_parsing_finds_exactly_what_one_process_finds(monkeypatch):
