@@ -255,7 +255,9 @@ def test_a_converge_puts_back_what_drifted_on_a_host(lab: Lab) -> None:
                     "apt-get remove -y -q less && "
                     "chmod 0777 /srv/ptfops/shared/instance/uploads && "
                     "chown root /srv/ptfops/snapshots && "
-                    "rm /etc/ssl/ptfops/portal.crt /etc/ssl/ptfops/portal.key && "
+                    # a key that is not the certificate's, readable by all
+                    "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+                    "-out /etc/ssl/ptfops/portal.key && chmod 0644 /etc/ssl/ptfops/portal.key && "
                     "chmod 0644 /etc/ptfops/ptfops.env && "
                     "echo '# by hand' >> /etc/ssh/sshd_config.d/10-ptfops.conf && "
                     "rm /etc/systemd/system/ptfops-backup.timer && systemctl daemon-reload")
@@ -275,10 +277,15 @@ def test_a_converge_puts_back_what_drifted_on_a_host(lab: Lab) -> None:
                      "0", "active"]
     rules = lab.ssh("web2", "nft list table inet ptfops_filter")
     assert rules.returncode == 0 and "policy drop" in rules.stdout
-    # A new certificate, naming the host and its address (the later tests trust it).
+    # A new key and certificate, the key the certificate's, naming the host and its address
+    # (the later tests trust it).
     names = lab.ssh("web2", "openssl x509 -noout -ext subjectAltName "
                             "-in /etc/ssl/ptfops/portal.crt").stdout
     assert f"IP Address:{lab.hosts['web2']}" in names and "DNS:web2." in names
+    keys = lab.ssh("web2", "openssl pkey -pubout -in /etc/ssl/ptfops/portal.key; "
+                           "openssl x509 -noout -pubkey -in /etc/ssl/ptfops/portal.crt").stdout
+    assert keys.count("BEGIN PUBLIC KEY") == 2
+    assert keys[:len(keys) // 2] == keys[len(keys) // 2:]
     Path(lab.ca).write_text("".join(ssl.get_server_certificate((lab.hosts[name], 443))
                                     for name in lab.web))
 
