@@ -121,6 +121,7 @@ class Generator:
         self.el_reads: Counter[str] = Counter()  # attributes of `el` read, by name
         self.bind_el = bind_el  # attributes of `el` read once per element, on entry
         self.el_vars: dict[str, str] = {}
+        self.patterns: dict[str, str] = {}  # a case's regex: its compiled constant
 
     def read(self, v: str, name: str) -> str:
         """Code for the value of attribute `name` of node variable `v` (None when absent):
@@ -138,6 +139,12 @@ class Generator:
         name = f"_k{len(self.consts)}"
         self.consts[name] = value
         return name
+
+    def pattern(self, regex: str) -> str:
+        """The constant holding `regex` compiled, once however many tests use it."""
+        if regex not in self.patterns:
+            self.patterns[regex] = self.const(re.compile(regex))
+        return self.patterns[regex]
 
     def number(self, value: float) -> str:
         """Code for a number: its literal, or a constant for NaN and infinities (no literal)."""
@@ -545,6 +552,13 @@ def _number(g: Generator, value: Any) -> str:
     return g.number(to_number(str(value)))
 
 
+def _bounds(g: Generator, raw: dict[str, Any]) -> tuple[str, str]:
+    """Code for a `range` rule's min and max ("None" for a bound not given)."""
+    low = _number(g, raw["min"]) if "min" in raw else "None"
+    high = _number(g, raw["max"]) if "max" in raw else "None"
+    return low, high
+
+
 def _conjuncts(ast: tuple, negate: bool = False) -> list[tuple[tuple, bool]]:
     """(expression, negated) pairs whose conjunction is the XPath boolean of `ast` (negated
     with `negate`): `a and b`, `not(a or b)` and `not(not(a))` split up, for nested ifs."""
@@ -573,7 +587,7 @@ def _value_test(g: Generator, rule: str, raw: dict[str, Any]) -> str | None:
                 "time_limit": ("start", "end"), "between_dates": ("date", "start", "end")}[rule]
         return f"K.{rule}_holds({', '.join(date(key) for key in keys)}, today)"
     if rule in ("regex_matches", "regex_no_matches"):
-        pattern = g.const(re.compile(raw["regex"]))
+        pattern = g.pattern(raw["regex"])
         return f"K.regex_holds({values('paths')}, {pattern}, {rule == 'regex_matches'})"
     if rule == "startswith":
         prefix = _list(raw.get("prefix"))
@@ -587,8 +601,7 @@ def _value_test(g: Generator, rule: str, raw: dict[str, Any]) -> str | None:
         target = _number(g, raw.get("sum", 0))
         return f"K.total_holds({values('paths')}, {target}, {rule == 'strict_sum'})"
     if rule == "range":
-        low = _number(g, raw["min"]) if "min" in raw else "None"
-        high = _number(g, raw["max"]) if "max" in raw else "None"
+        low, high = _bounds(g, raw)
         return f"K.in_range_holds({values('paths')}, {low}, {high})"
     return None
 
@@ -638,7 +651,7 @@ def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
         v = g.temp()
         found = "is None" if rule == "regex_matches" else "is not None"
         open_if(f"({v} := {g.read('el', attribute)}) and "
-                f"{g.const(re.compile(raw['regex']))}.search({v}) {found}")
+                f"{g.pattern(raw['regex'])}.search({v}) {found}")
     else:
         holds = _value_test(g, rule, raw)
         if holds is not None:  # the rule on the values first: nodes only for a failure
@@ -685,7 +698,7 @@ def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
         call = (f"K.between_dates({g.top_nodes(raw['date'])}, {g.top_nodes(raw['start'])}, "
                 f"{g.top_nodes(raw['end'])}, today)")
     elif rule in ("regex_matches", "regex_no_matches"):
-        pattern = g.const(re.compile(raw["regex"]))
+        pattern = g.pattern(raw["regex"])
         call = f"K.regex({nodes('paths')}, {pattern}, {rule == 'regex_matches'})"
     elif rule == "startswith":
         prefix = _list(raw.get("prefix"))
@@ -696,8 +709,7 @@ def _case_block(g: Generator, index: int, case: Any, out: _Source) -> None:
     elif rule == "unique":
         call = f"K.unique({nodes('paths')})"
     elif rule == "range":
-        low = _number(g, raw["min"]) if "min" in raw else "None"
-        high = _number(g, raw["max"]) if "max" in raw else "None"
+        low, high = _bounds(g, raw)
         call = f"K.in_range({nodes('paths')}, {low}, {high})"
     elif rule == "no_spaces":
         call = f"K.no_spaces({nodes('paths')})"

@@ -149,7 +149,7 @@ def sampled_idle(seconds: float) -> float | None:
     if after is None or after[1] <= before[1]:
         return None
     idle, total = after[0] - before[0], after[1] - before[1]
-    return idle / total * _cpus_counted()
+    return idle / total * (os.cpu_count() or 1)  # the first line adds up every online CPU
 
 
 def _cpu_ticks() -> tuple[int, int] | None:
@@ -163,11 +163,6 @@ def _cpu_ticks() -> tuple[int, int] | None:
         return None
     ticks = [int(value) for value in fields[1:9]]  # user ... steal (guest is inside user)
     return ticks[3] + ticks[4], sum(ticks)  # idle + iowait
-
-
-def _cpus_counted() -> int:
-    """The CPUs /proc/stat's first line adds up (every online CPU)."""
-    return os.cpu_count() or 1
 
 
 def fork_available() -> bool:

@@ -423,6 +423,14 @@ class RequestLoop(threading.Thread):
         self.forbidden = forbidden  # text no answer may hold (e.g. a release's marker)
         self.stopping = threading.Event()
 
+    def __enter__(self) -> RequestLoop:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.join()
+
     def run(self) -> None:
         """Alternate cached pages and pages that always reach the app."""
         session = requests.Session()
@@ -459,13 +467,8 @@ def test_a_new_build_deploys_without_downtime_and_rollback_returns(lab: Lab) -> 
     assert lab.current_release("web1") == release_a
     urls = [f"https://{lab.hosts[name]}{path}" for name in lab.web
             for path in ("/healthz", "/connexion", "/")]
-    loop = RequestLoop(urls, lab.ca)
-    loop.start()
-    try:
+    with RequestLoop(urls, lab.ca) as loop:
         lab.playbook("deploy", "-e", f"portal_release_archive={lab.release_b}")
-    finally:
-        loop.stopping.set()
-        loop.join()
     assert loop.errors == []
     assert loop.count > 100
     for name in lab.web:
@@ -486,13 +489,9 @@ def test_a_new_build_deploys_without_downtime_and_rollback_returns(lab: Lab) -> 
 
 def test_a_release_that_cannot_start_is_refused_while_the_running_one_serves(lab: Lab) -> None:
     before = {name: lab.current_release(name) for name in lab.web}
-    loop = RequestLoop([f"https://{lab.hosts[name]}/healthz" for name in lab.web], lab.ca)
-    loop.start()
-    try:
+    urls = [f"https://{lab.hosts[name]}/healthz" for name in lab.web]
+    with RequestLoop(urls, lab.ca) as loop:
         done = lab.run("deploy", "-e", f"portal_release_archive={lab.release_broken}")
-    finally:
-        loop.stopping.set()
-        loop.join()
     assert done.returncode != 0
     assert BROKEN in done.stdout + done.stderr  # the reason, from the check before the switch
     assert {name: lab.current_release(name) for name in lab.web} == before
@@ -514,13 +513,8 @@ def test_a_failed_migration_stops_the_deploy_and_leaves_the_running_release_and_
     assert all("CREATE TABLE users" in state for state in databases.values())
     urls = [f"https://{lab.hosts[name]}{path}" for name in lab.web
             for path in ("/healthz", "/connexion")]
-    loop = RequestLoop(urls, lab.ca, forbidden=MARKER_BAD_MIGRATION)
-    loop.start()
-    try:
+    with RequestLoop(urls, lab.ca, forbidden=MARKER_BAD_MIGRATION) as loop:
         done = lab.run("deploy", "-e", f"portal_release_archive={lab.release_bad_migration}")
-    finally:
-        loop.stopping.set()
-        loop.join()
     assert done.returncode != 0
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == len(lab.web), done.stderr
@@ -604,14 +598,9 @@ def test_a_full_backup_host_stops_the_backup_and_keeps_the_earlier_archives(lab:
         assert full.returncode == 0, full.stderr
         added = lab.ssh("web1", f"head -c 3M /dev/urandom > {INSTANCE}/uploads/zz-bulk")
         assert added.returncode == 0, added.stderr
-        loop = RequestLoop([f"https://{lab.hosts['web1']}{path}" for path in ("/healthz", "/")],
-                           lab.ca)
-        loop.start()
-        try:
+        urls = [f"https://{lab.hosts['web1']}{path}" for path in ("/healthz", "/")]
+        with RequestLoop(urls, lab.ca) as loop:
             done = lab.run("backup", "--limit", "web1")
-        finally:
-            loop.stopping.set()
-            loop.join()
         assert done.returncode != 0
         errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
         assert len(errors) == 1, done.stderr
